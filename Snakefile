@@ -1,0 +1,25 @@
+# langneurons: language-specific neurons (Tang et al., ACL 2024), end to end.
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+
+# config.yaml is the embedded default; `--configfile other.yaml` replaces it
+# (instead of merging into it, which would add the default model to every run).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
+
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/corpus.smk"
+include: "workflow/rules/activations.smk"
+include: "workflow/rules/selection.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

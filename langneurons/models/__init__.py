@@ -1,0 +1,16 @@
+"""Model loading, preparation and architecture adapters."""
+
+from .adapters import ADAPTERS, Adapter, UnsupportedArchitecture, get_adapter
+from .loading import LoadedModel, load_prepared, pick_device, pick_dtype, prepare_model
+
+__all__ = [
+    "ADAPTERS",
+    "Adapter",
+    "LoadedModel",
+    "UnsupportedArchitecture",
+    "get_adapter",
+    "load_prepared",
+    "pick_device",
+    "pick_dtype",
+    "prepare_model",
+]

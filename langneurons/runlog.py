@@ -1,0 +1,37 @@
+"""Start of every workflow script: log to the rule's log file, set threads."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+
+def start(snakemake) -> logging.Logger:
+    """Send stderr (tqdm progress, warnings, tracebacks) and logging to ``snakemake.log[0]``."""
+    if snakemake.log:
+        sys.stderr = open(snakemake.log[0], "w", buffering=1, encoding="utf-8")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s: %(message)s", force=True
+    )
+    if "torch" in sys.modules:  # rules that only move text never import it
+        sys.modules["torch"].set_num_threads(max(1, int(snakemake.threads)))
+    log = logging.getLogger(f"langneurons.rule.{snakemake.rule}")
+    log.info("rule %s, wildcards %s, threads %s", snakemake.rule, dict(snakemake.wildcards), snakemake.threads)
+    log.started = time.time()  # type: ignore[attr-defined]
+    return log
+
+
+def load_for_rule(snakemake, model_json: str):
+    """Load the prepared model named by the rule's ``model`` param."""
+    import os
+
+    from .models import load_prepared
+
+    cfg = snakemake.params.model
+    return load_prepared(
+        os.path.dirname(model_json),
+        dtype=cfg["dtype"],
+        device_map=cfg["device_map"],
+        attn_implementation=cfg["attn_implementation"],
+    )

@@ -1,0 +1,115 @@
+"""Neuron selection: LAPE (the paper's method) and the baselines LAP, LAVE, random.
+
+All methods return ``neurons[lang][layer]`` = sorted LongTensor of neuron
+indices, languages in config order: the format of the authors' released
+``*.neuron.pth`` files.
+
+LAPE follows the authors' ``identify.py`` exactly:
+  1. p[l, j, k] = activation probability; normalise over languages (L1) and take
+     the entropy over languages (LAPE);
+  2. filter: the ``filter_rate`` quantile of *all* p values (k-th smallest with
+     k = round(N * filter_rate)); a neuron with no language strictly above it
+     gets entropy +inf;
+  3. keep the round(layers * d_ff * top_rate) neurons with the lowest entropy;
+  4. assign each kept neuron to every language whose p is strictly above the
+     ``activation_bar_ratio`` quantile of all p (so one neuron can serve two
+     languages, e.g. zh and ja).
+Ties in entropy are broken by position (stable sort), where the authors' topk
+leaves the order unspecified.
+"""
+
+from __future__ import annotations
+
+import torch
+
+Neurons = list[list[torch.Tensor]]  # [lang][layer] -> LongTensor
+
+
+def kth_smallest(values: torch.Tensor, rate: float) -> float:
+    """The k-th smallest value with k = round(numel * rate), as in the authors' code."""
+    flat = values.flatten()
+    k = min(max(1, round(flat.numel() * rate)), flat.numel())
+    return flat.kthvalue(k).values.item()
+
+
+def language_entropy(scores: torch.Tensor) -> torch.Tensor:
+    """Entropy over the last (language) axis of L1-normalised non-negative scores."""
+    normed = scores / scores.sum(dim=-1, keepdim=True)
+    normed = torch.nan_to_num(normed, nan=0.0)
+    logs = torch.where(normed > 0, normed.log(), torch.zeros_like(normed))
+    return -(normed * logs).sum(dim=-1)
+
+
+def entropy_select(
+    scores: torch.Tensor, top_rate: float = 0.01, filter_rate: float = 0.95, activation_bar_ratio: float = 0.95
+) -> Neurons:
+    """LAPE's procedure on any non-negative per-language scores [layers, d_ff, langs]."""
+    if scores.dim() != 3:
+        raise ValueError(f"scores must be [layers, d_ff, langs], got {tuple(scores.shape)}")
+    if (scores < 0).any():
+        raise ValueError("scores must be non-negative")
+    layers, d_ff, n_langs = scores.shape
+    entropy = language_entropy(scores)
+    filter_value = kth_smallest(scores, filter_rate)
+    entropy[(scores > filter_value).sum(dim=-1) == 0] = torch.inf
+    n_keep = round(layers * d_ff * top_rate)
+    kept = torch.sort(entropy.flatten(), stable=True).indices[:n_keep]
+    bar = kth_smallest(scores, activation_bar_ratio)
+    kept_scores = scores.reshape(-1, n_langs)[kept]  # [n_keep, langs]
+    return [_split_by_layer(kept[kept_scores[:, k] > bar], layers, d_ff) for k in range(n_langs)]
+
+
+def _split_by_layer(flat_index: torch.Tensor, layers: int, d_ff: int) -> list[torch.Tensor]:
+    flat_index = flat_index.sort().values
+    layer_of = flat_index // d_ff
+    return [(flat_index[layer_of == l] % d_ff).long() for l in range(layers)]
+
+
+def lape(probs: torch.Tensor, **rates) -> Neurons:
+    """Language activation probability entropy (the paper's method)."""
+    return entropy_select(probs, **rates)
+
+
+def lave(means: torch.Tensor, **rates) -> Neurons:
+    """LAPE's procedure on mean activation *values* (clamped at 0: a negative mean counts as inactive)."""
+    return entropy_select(means.clamp(min=0), **rates)
+
+
+def lap(probs: torch.Tensor, budget: list[int]) -> Neurons:
+    """Per language, the ``budget[k]`` neurons with the highest activation probability."""
+    layers, d_ff, n_langs = probs.shape
+    out = []
+    for k in range(n_langs):
+        top = torch.sort(probs[..., k].flatten(), descending=True, stable=True).indices[: budget[k]]
+        out.append(_split_by_layer(top, layers, d_ff))
+    return out
+
+
+def random_like(reference: Neurons, d_ff: int, seed: int = 0) -> Neurons:
+    """Random neurons with the same count per language and layer as ``reference``."""
+    gen = torch.Generator().manual_seed(seed)
+    return [
+        [torch.randperm(d_ff, generator=gen)[: len(idx)].sort().values for idx in per_layer]
+        for per_layer in reference
+    ]
+
+
+def totals(neurons: Neurons) -> list[int]:
+    return [sum(len(idx) for idx in per_layer) for per_layer in neurons]
+
+
+def select(method: str, probs: torch.Tensor, means: torch.Tensor | None, cfg: dict) -> Neurons:
+    """Run one selection method with the thresholds of the ``selection`` config."""
+    rates = {k: cfg[k] for k in ("top_rate", "filter_rate", "activation_bar_ratio")}
+    if method == "lape":
+        return lape(probs, **rates)
+    if method == "lave":
+        if means is None:
+            raise ValueError("LAVE needs activation sums: these statistics files have only counts")
+        return lave(means, **rates)
+    reference = lape(probs, **rates)  # LAP and random take LAPE's budget
+    if method == "lap":
+        return lap(probs, totals(reference))
+    if method == "random":
+        return random_like(reference, probs.shape[1], cfg["seed"])
+    raise ValueError(f"selection method '{method}' is not one of lape, lap, lave, random")

@@ -1,0 +1,35 @@
+rule count_activations:
+    """One shard of one language: count activations > 0 and sum them (one GPU job)."""
+    input:
+        tokens=os.path.join(RESULTS, "{model}", "tokens", "{lang}.train.pt"),
+        model=model_json,
+    output:
+        os.path.join(RESULTS, "{model}", "stats", "shards", "{lang}.{shard}.pt"),
+    params:
+        model=model_cfg,
+        shards=SHARDS,
+    threads: GPU_THREADS
+    resources:
+        gpu=gpus,
+        mem_mb=mem_mb,
+        runtime=runtime,
+    log:
+        os.path.join(RESULTS, "logs", "count_activations", "{model}", "{lang}.{shard}.log"),
+    conda:
+        "../../envs/langneurons.yaml"
+    script:
+        "../scripts/count_activations.py"
+
+
+rule merge_stats:
+    """Sum the shards of one language (exact)."""
+    input:
+        shard_stats,
+    output:
+        os.path.join(RESULTS, "{model}", "stats", "{lang}.pt"),
+    log:
+        os.path.join(RESULTS, "logs", "merge_stats", "{model}", "{lang}.log"),
+    conda:
+        "../../envs/langneurons.yaml"
+    script:
+        "../scripts/merge_stats.py"

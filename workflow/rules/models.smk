@@ -1,0 +1,12 @@
+rule prepare_model:
+    """Download (hub) or convert (embedded GGUF) a model once, for offline loading."""
+    output:
+        os.path.join(config["resources_dir"], "models", "{model}", "model.json"),
+    params:
+        spec=model_cfg,
+    log:
+        os.path.join(RESULTS, "logs", "prepare_model", "{model}.log"),
+    conda:
+        "../../envs/langneurons.yaml"
+    script:
+        "../scripts/prepare_model.py"
