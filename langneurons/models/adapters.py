@@ -22,7 +22,7 @@ class Adapter:
 
     layers:     dotted path from the causal-LM object to the list of blocks.
     activation: dotted path from one block to the module whose *output* is the
-                neuron activation, shape [batch, pos, d_ff].
+                neuron activation, shape [batch, pos, d_ff] (OPT: [batch * pos, d_ff]).
     d_ff:       number of neurons per layer, read from the model config.
     gated:      gated MLP (activation multiplies an up projection) or plain.
     softcap:    the model applies ``final_logit_softcapping`` to its logits.

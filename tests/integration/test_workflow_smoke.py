@@ -1,0 +1,78 @@
+"""The whole workflow on configs/smoke.yaml (tiny random model, tiny budgets), end to end."""
+
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from langneurons.activations import load_stats, merge_stats
+from langneurons.neuronsets import load_neurons
+
+from ..conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("smoke")
+    cfg = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+    cfg["results"] = str(out / "results")
+    cfg["resources_dir"] = str(out / "resources")
+    path = out / "smoke.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    start = time.time()
+    # one thread per job: the tiny model gains nothing from threads, two jobs run at once
+    run = subprocess.run(["snakemake", "--cores", "2", "--max-threads", "1", "--configfile", str(path)], cwd=REPO,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return cfg, out / "results" / "tiny-llama", time.time() - start, path
+
+
+def test_smoke_runs_fast(smoke_run):
+    _, _, seconds, _ = smoke_run
+    assert seconds < 180, f"smoke workflow took {seconds:.0f} s"
+
+
+def test_neuron_files_for_every_method_and_language(smoke_run):
+    cfg, results, _, _ = smoke_run
+    langs = cfg["languages"]
+    for method in cfg["selection"]["methods"]:
+        neurons = load_neurons(results / "neurons" / f"{method}.neuron.pth")
+        assert len(neurons) == len(langs) and all(len(per_layer) == 2 for per_layer in neurons)
+        counts = pd.read_csv(results / "neurons" / f"{method}.counts.csv", index_col="layer")
+        assert list(counts.columns) == langs + ["total"]
+        assert counts[langs].to_numpy().sum() == sum(len(i) for pl in neurons for i in pl)
+    lape = pd.read_csv(results / "neurons" / "lape.counts.csv", index_col="layer")
+    random = pd.read_csv(results / "neurons" / "random.counts.csv", index_col="layer")
+    assert lape.equals(random)  # random keeps LAPE's per-layer counts
+
+
+def test_shards_merge_into_language_stats(smoke_run):
+    cfg, results, _, _ = smoke_run
+    shards = cfg["counting"]["shards"]
+    for lang in cfg["languages"]:
+        parts = [load_stats(results / "stats" / "shards" / f"{lang}.{i}.pt") for i in range(shards)]
+        merged = load_stats(results / "stats" / f"{lang}.pt")
+        again = merge_stats(parts)
+        assert merged["n"] == again["n"] > 0
+        assert torch.equal(merged["over_zero"], again["over_zero"])
+        assert torch.equal(merged["sum"], again["sum"])
+
+
+def test_every_rule_logged(smoke_run):
+    cfg, results, _, _ = smoke_run
+    logs = list((results.parent / "logs").rglob("*.log"))
+    rules = {p.relative_to(results.parent / "logs").parts[0] for p in logs}
+    assert {"prepare_model", "corpus", "tokenize", "count_activations", "merge_stats", "select_neurons"} <= rules
+
+
+def test_rerun_has_nothing_to_do(smoke_run):
+    _, _, _, path = smoke_run
+    run = subprocess.run(["snakemake", "-n", "--cores", "2", "--configfile", str(path)], cwd=REPO,
+                         capture_output=True, text=True)
+    assert run.returncode == 0
+    assert "Nothing to be done" in run.stdout + run.stderr

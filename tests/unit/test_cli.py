@@ -1,0 +1,44 @@
+import subprocess
+import sys
+
+import torch
+
+from langneurons.cli import main
+from langneurons.neuronsets import load_neurons
+
+
+def fake_stats(tmp_path, n_langs=3):
+    gen = torch.Generator().manual_seed(0)
+    paths = []
+    for k in range(n_langs):
+        over_zero = torch.randint(0, 50, (4, 100), generator=gen)
+        over_zero[k, k] = 100  # one clearly language-specific neuron per language
+        path = tmp_path / f"activation.l{k}.train"
+        torch.save({"n": 100, "over_zero": over_zero}, path)  # the authors' format: no sums
+        paths.append(str(path))
+    return paths
+
+
+def test_identify_and_inspect(tmp_path, capsys):
+    paths = fake_stats(tmp_path)
+    out = tmp_path / "lape.neuron.pth"
+    main(["identify", "--activations", *paths, "--languages", "aa", "bb", "cc", "--out", str(out)])
+    neurons = load_neurons(out)
+    assert len(neurons) == 3 and all(len(per_layer) == 4 for per_layer in neurons)
+    for k in range(3):
+        assert k in neurons[k][k].tolist()
+    main(["inspect", str(out), "--languages", "aa", "bb", "cc"])
+    printed = capsys.readouterr().out
+    assert "neurons per language" in printed and "neurons per layer" in printed and "Jaccard" in printed
+
+
+def test_console_script_reports_bad_input(tmp_path):
+    bad = tmp_path / "bad.pt"
+    torch.save("nope", bad)
+    run = subprocess.run([sys.executable, "-m", "langneurons.cli", "identify", "--activations", str(bad), str(bad),
+                          "--out", str(tmp_path / "x.pth")], capture_output=True, text=True)
+    assert run.returncode != 0 and "not an activation statistics file" in run.stderr
+    run = subprocess.run([sys.executable, "-m", "langneurons.cli", "identify", "--method", "lave",
+                          "--activations", *fake_stats(tmp_path, 2), "--out", str(tmp_path / "x.pth")],
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and "LAVE needs activation sums" in run.stderr

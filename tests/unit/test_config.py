@@ -1,0 +1,65 @@
+"""Config validation: defaults are filled, bad keys and values are named."""
+
+import copy
+
+import pytest
+import yaml
+
+from langneurons.config import ConfigError, validate_config
+
+from ..conftest import REPO
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load(name):
+    return yaml.safe_load((REPO / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "configs/smoke.yaml"])
+def test_shipped_configs_are_valid(name):
+    cfg = validate_config(load(name), SCHEMA)
+    assert cfg["selection"]["filter_rate"] == 0.95
+    for model in cfg["models"].values():
+        assert model["dtype"] == "auto"  # defaults filled inside each model
+
+
+def test_defaults_are_the_papers():
+    cfg = validate_config({"models": {"m": {"source": "embedded"}}}, SCHEMA)
+    assert cfg["languages"] == ["en", "zh", "fr", "es", "vi", "id", "ja"]
+    assert cfg["selection"]["top_rate"] == 0.01
+    assert cfg["selection"]["activation_bar_ratio"] == 0.95
+    assert cfg["corpus"]["train_tokens"] == 100_000_000
+    assert cfg["corpus"]["valid_tokens"] == 2**20
+
+
+@pytest.mark.parametrize(
+    "change, where, what",
+    [
+        (lambda c: c.update(colour="blue"), "(top level)", "colour"),
+        (lambda c: c["selection"].update(top_rate=2), "selection.top_rate", "2"),
+        (lambda c: c["selection"].update(methods=["lape", "magic"]), "selection.methods.1", "magic"),
+        (lambda c: c["models"]["gemma3-270m"].update(seq_len=-5), "models.gemma3-270m.seq_len", "-5"),
+        (lambda c: c["models"]["gemma3-270m"].update(sorce="hf"), "models.gemma3-270m", "sorce"),
+        (lambda c: c["corpus"].update(source="web"), "corpus.source", "web"),
+        (lambda c: c.update(languages=["en"]), "languages", "short"),
+    ],
+)
+def test_bad_config_names_the_key(change, where, what):
+    cfg = copy.deepcopy(load("config.yaml"))
+    change(cfg)
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg, SCHEMA)
+    message = str(err.value)
+    assert where in message and what in message
+    assert "config.schema.yaml" in message
+
+
+def test_workflow_stops_on_bad_config(tmp_path):
+    import subprocess
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models: {m: {source: embedded}}\nselection: {top_rate: 5}\n")
+    run = subprocess.run(["snakemake", "-n", "--configfile", str(bad)], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "selection.top_rate" in run.stdout + run.stderr
