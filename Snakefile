@@ -17,6 +17,9 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/activations.smk"
 include: "workflow/rules/selection.smk"
+include: "workflow/rules/perplexity.smk"
+include: "workflow/rules/ses.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:

@@ -131,6 +131,10 @@ wait_for_pidfile() { # name, seconds
 
 start_munged() {
     pid_of munged >/dev/null && { log "munged already running"; return 0; }
+    if munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
+        log "using the munged that is already running (not ours: 'stop' leaves it alone)"
+        return 0
+    fi
     if [ ! -s /etc/munge/munge.key ]; then
         log "creating /etc/munge/munge.key"
         mungekey --create --keyfile=/etc/munge/munge.key 2>/dev/null ||

@@ -55,7 +55,8 @@ def _no_cluster_reason() -> str | None:
     except subprocess.TimeoutExpired:
         return "sinfo did not answer within 20 s (is slurmctld running? `bash .ci/slurm.sh start`)"
     if run.returncode != 0:
-        return f"Slurm cluster is not up (sinfo: {run.stderr.strip()}); start it with `bash .ci/slurm.sh start`"
+        last = (run.stderr.strip().splitlines() or ["exit %d" % run.returncode])[-1]
+        return f"Slurm cluster is not up (sinfo: {last}); start it with `bash .ci/slurm.sh start`"
     states = run.stdout.split()
     if not any(s.rstrip("*~#$@^-+") in ("idle", "mixed", "allocated", "completing") for s in states):
         return f"no usable Slurm node (sinfo node states: {states or 'none'})"

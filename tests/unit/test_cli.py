@@ -12,7 +12,8 @@ def fake_stats(tmp_path, n_langs=3):
     paths = []
     for k in range(n_langs):
         over_zero = torch.randint(0, 50, (4, 100), generator=gen)
-        over_zero[k, k] = 100  # one clearly language-specific neuron per language
+        for j in range(n_langs):  # neuron (j, j) fires always for language j and never otherwise
+            over_zero[j, j] = 100 if j == k else 0
         path = tmp_path / f"activation.l{k}.train"
         torch.save({"n": 100, "over_zero": over_zero}, path)  # the authors' format: no sums
         paths.append(str(path))

@@ -11,6 +11,7 @@ MODELS = list(config["models"])
 LANGS = config["languages"]
 SPLITS = ["train", "valid"]
 METHODS = config["selection"]["methods"]
+PPL_METHODS = config["perplexity"]["methods"] or METHODS
 SHARDS = config["counting"]["shards"]
 GPU_THREADS = 8
 
@@ -75,11 +76,46 @@ def runtime(wildcards):
     return config["models"][wildcards.model]["runtime"]
 
 
+def valid_tokens(wildcards):
+    return expand("{results}/{model}/tokens/{lang}.valid.pt", results=RESULTS, model=wildcards.model, lang=LANGS)
+
+
+def ppl_neurons(wildcards):
+    return expand("{results}/{model}/neurons/{method}.neuron.pth", results=RESULTS, model=wildcards.model,
+                  method=PPL_METHODS)
+
+
+def method_tables(wildcards):
+    return {
+        "counts": expand("{results}/{model}/neurons/{method}.counts.csv", results=RESULTS,
+                         model=wildcards.model, method=METHODS),
+        "overlap": expand("{results}/{model}/neurons/{method}.overlap.csv", results=RESULTS,
+                          model=wildcards.model, method=METHODS),
+        "jaccard": expand("{results}/{model}/neurons/{method}.jaccard.csv", results=RESULTS,
+                          model=wildcards.model, method=METHODS),
+        "ppl": expand("{results}/{model}/ppl/{method}.csv", results=RESULTS, model=wildcards.model,
+                      method=PPL_METHODS),
+    }
+
+
+def figure_dir(wildcards):
+    return os.path.join(RESULTS, wildcards.model, "figures")
+
+
+def figures(model):
+    return expand("{results}/{model}/figures/{kind}_{method}.png", results=RESULTS, model=model,
+                  kind=["layers", "overlap"], method=METHODS) + expand(
+        "{results}/{model}/figures/ppl_{method}.png", results=RESULTS, model=model, method=PPL_METHODS
+    )
+
+
 def all_targets():
-    return expand(
-        "{results}/{model}/neurons/{method}.{ext}",
-        results=RESULTS,
-        model=MODELS,
-        method=METHODS,
-        ext=["neuron.pth", "counts.csv"],
+    return (
+        expand("{results}/{model}/neurons/{method}.{ext}", results=RESULTS, model=MODELS, method=METHODS,
+               ext=["neuron.pth", "counts.csv", "overlap.csv", "jaccard.csv"])
+        + expand("{results}/{model}/ppl/{method}{ext}", results=RESULTS, model=MODELS, method=PPL_METHODS,
+                 ext=[".csv", ".delta.csv", ".specificity.csv"])
+        + expand("{results}/{model}/ses.csv", results=RESULTS, model=MODELS)
+        + [f for model in MODELS for f in figures(model)]
+        + [os.path.join(RESULTS, "figures", "ses.png")]
     )

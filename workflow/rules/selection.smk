@@ -5,6 +5,8 @@ rule select_neurons:
     output:
         neurons=os.path.join(RESULTS, "{model}", "neurons", "{method}.neuron.pth"),
         counts=os.path.join(RESULTS, "{model}", "neurons", "{method}.counts.csv"),
+        overlap=os.path.join(RESULTS, "{model}", "neurons", "{method}.overlap.csv"),
+        jaccard=os.path.join(RESULTS, "{model}", "neurons", "{method}.jaccard.csv"),
     params:
         selection=config["selection"],
         languages=LANGS,

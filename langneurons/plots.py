@@ -1,0 +1,63 @@
+"""Paper-style figures (PNG) from the result tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+
+def _save(fig, path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def ppl_heatmap(relative: pd.DataFrame, title: str, path) -> None:
+    """Relative PPL change: rows deactivated language, columns evaluated language."""
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * relative.shape[1], 0.9 + 0.6 * relative.shape[0]))
+    sns.heatmap(relative * 100, annot=True, fmt=".0f", cmap="Reds", vmin=0, cbar_kws={"label": "PPL change (%)"}, ax=ax)
+    ax.set_xlabel("evaluated language")
+    ax.set_ylabel("deactivated neurons of")
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def layer_distribution(counts: pd.DataFrame, title: str, path) -> None:
+    """Neurons per layer and language, stacked (the paper's U shape)."""
+    langs = [c for c in counts.columns if c != "total"]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    counts[langs].plot(kind="bar", stacked=True, ax=ax, width=0.85, colormap="tab10")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("neurons")
+    ax.set_title(title)
+    ax.legend(ncol=len(langs), fontsize=8, loc="upper center")
+    _save(fig, path)
+
+
+def overlap_heatmap(shared: pd.DataFrame, jaccard: pd.DataFrame, title: str, path) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    sns.heatmap(shared, annot=True, fmt="d", cmap="Blues", ax=axes[0], cbar=False)
+    axes[0].set_title("shared neurons")
+    sns.heatmap(jaccard, annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, ax=axes[1], cbar=False)
+    axes[1].set_title("Jaccard")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def ses_plot(curves: dict[str, pd.Series], path) -> None:
+    """Layer vs mean cross-lingual sentence embedding similarity, one line per model."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name, curve in curves.items():
+        ax.plot(curve.index, curve.values, marker="o", markersize=3, label=name)
+    ax.set_xlabel("layer (0 = embeddings)")
+    ax.set_ylabel("mean cosine similarity")
+    ax.set_title("Sentence embedding similarity across languages")
+    ax.legend()
+    _save(fig, path)

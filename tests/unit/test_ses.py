@@ -1,0 +1,39 @@
+"""SES on hand-made hidden states; pooling ignores padding and BOS."""
+
+import pandas as pd
+import pytest
+import torch
+
+from langneurons.ses import mean_pool, pooled_states, ses_curve, ses_table
+
+from ..conftest import loaded
+
+
+def test_mean_pool_ignores_masked_positions():
+    states = torch.tensor([[[[1.0, 0.0], [3.0, 2.0], [100.0, 100.0]]]])  # [b=1, layers=1, pos=3, d=2]
+    mask = torch.tensor([[1, 1, 0]])
+    assert torch.equal(mean_pool(states, mask), torch.tensor([[[2.0, 1.0]]]))
+
+
+def test_ses_table_on_hand_made_vectors():
+    # 2 items, 2 layers: layer 0 identical across languages, layer 1 orthogonal for 'b'
+    a = torch.tensor([[[1.0, 0.0], [1.0, 0.0]], [[0.0, 1.0], [0.0, 1.0]]])
+    b = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]]])
+    c = torch.tensor([[[2.0, 0.0], [1.0, 1.0]], [[0.0, 3.0], [1.0, 1.0]]])
+    table = ses_table({"a": a, "b": b, "c": c})
+    ab = table[(table.lang_a == "a") & (table.lang_b == "b")].set_index("layer")["similarity"]
+    assert ab[0] == pytest.approx(1.0) and ab[1] == pytest.approx(0.0)
+    ac = table[(table.lang_a == "a") & (table.lang_b == "c")].set_index("layer")["similarity"]
+    assert ac[1] == pytest.approx(2 ** -0.5)
+    curve = ses_curve(table)
+    assert curve[0] == pytest.approx(1.0)
+    assert curve[1] == pytest.approx((0.0 + 2 ** -0.5 + 2 ** -0.5) / 3)
+
+
+def test_pooled_states_padding_does_not_change_vectors():
+    lm = loaded("LlamaForCausalLM", num_layers=2, d_ff=32)
+    texts = ["short", "a much longer sentence than the first one"]
+    together = pooled_states(lm, texts, batch_size=2)  # padded batch
+    alone = torch.cat([pooled_states(lm, [t], batch_size=1) for t in texts])
+    assert together.shape == (2, 3, 32)  # items, layers + embeddings, hidden
+    torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-5)

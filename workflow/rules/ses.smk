@@ -1,0 +1,21 @@
+rule ses:
+    """Sentence embedding similarity across languages per layer, on parallel items."""
+    input:
+        model=model_json,
+    output:
+        os.path.join(RESULTS, "{model}", "ses.csv"),
+    params:
+        model=model_cfg,
+        ses=config["ses"],
+        languages=LANGS,
+    threads: GPU_THREADS
+    resources:
+        gpu=gpus,
+        mem_mb=mem_mb,
+        runtime=runtime,
+    log:
+        os.path.join(RESULTS, "logs", "ses", "{model}.log"),
+    conda:
+        "../../envs/langneurons.yaml"
+    script:
+        "../scripts/ses.py"

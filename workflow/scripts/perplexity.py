@@ -1,0 +1,29 @@
+from pathlib import Path
+
+from tqdm import tqdm
+
+from langneurons.corpus import load_tokens
+from langneurons.neuronsets import load_neurons, validate_neurons
+from langneurons.perplexity import perplexity_matrix, ppl_change, specificity
+from langneurons.runlog import load_for_rule, start
+
+log = start(snakemake)
+languages, methods = snakemake.params.languages, snakemake.params.methods
+lm = load_for_rule(snakemake, snakemake.input.model)
+valid = {lang: load_tokens(path) for lang, path in zip(languages, snakemake.input.valid)}
+neuron_sets = {}
+for method, path in zip(methods, snakemake.input.neurons):
+    neuron_sets[method] = load_neurons(path)
+    validate_neurons(neuron_sets[method], languages, lm.num_layers, lm.num_neurons, path)
+total = len(languages) * (1 + len(languages) * len(methods))
+with tqdm(total=total, desc="perplexity evaluations", unit="eval") as bar:
+    tables = perplexity_matrix(lm, valid, neuron_sets, languages, snakemake.params.model["batch_size"], bar)
+for method, out, delta, spec in zip(methods, snakemake.output.ppl, snakemake.output.delta,
+                                    snakemake.output.specificity):
+    table = tables[method]
+    table.to_csv(out, float_format="%.4f")
+    ppl_change(table).to_csv(delta, index=False, float_format="%.5f")
+    summary = specificity(table)
+    summary.to_csv(spec, float_format="%.4f")
+    log.info("%s: own language hit hardest for %d/%d languages; mean diagonal/off-diagonal ratio %.2f",
+             method, summary["own_is_largest"].sum(), len(summary), summary["ratio"].mean())
