@@ -22,6 +22,12 @@ include: "workflow/rules/ses.smk"
 include: "workflow/rules/figures.smk"
 
 
+if GEN_METHODS or STEER_METHOD:
+
+    include: "workflow/rules/generation.smk"
+
+
+
 rule all:
     input:
         all_targets(),

@@ -12,6 +12,20 @@ LANGS = config["languages"]
 SPLITS = ["train", "valid"]
 METHODS = config["selection"]["methods"]
 PPL_METHODS = config["perplexity"]["methods"] or METHODS
+GEN_METHODS = config["generation"]["methods"]
+STEER_METHOD = config["steering"]["method"]
+STEER_OUTPUTS = (
+    [os.path.join(RESULTS, "{model}", "steering", f) for f in ("answers.jsonl", "offtarget.csv", "crosslingual.csv")]
+    if STEER_METHOD
+    else []
+)
+
+if config["judge"]["backend"] == "openai":
+
+    # the API key reaches jobs (also on a cluster) through the environment only
+    envvars:
+        config["judge"]["api_key_env"],
+
 SHARDS = config["counting"]["shards"]
 GPU_THREADS = 8
 
@@ -109,6 +123,41 @@ def figures(model):
     )
 
 
+def question_files(wildcards):
+    return expand("{results}/questions/{lang}.jsonl", results=RESULTS, lang=LANGS)
+
+
+def steering_neurons(wildcards):
+    return os.path.join(RESULTS, wildcards.model, "neurons", f"{STEER_METHOD}.neuron.pth")
+
+
+def generated_answers(wildcards):
+    return expand("{results}/{model}/generation/{method}.raw.jsonl", results=RESULTS, model=wildcards.model,
+                  method=GEN_METHODS)
+
+
+def steered_answers(wildcards):
+    return [os.path.join(RESULTS, wildcards.model, "steering", "raw.jsonl")] if STEER_METHOD else []
+
+
+def judge_gpus(wildcards):
+    """Only the local judge runs a model."""
+    return gpus(wildcards) if config["judge"]["backend"] == "local" else 0
+
+
+def judge_api_slots(wildcards):
+    """One slot of the `openai_api` resource per judging job: `--resources openai_api=N` caps parallel jobs."""
+    return 1 if config["judge"]["backend"] == "openai" else 0
+
+
+def generation_targets():
+    if not (GEN_METHODS or STEER_METHOD):
+        return []
+    return expand("{results}/{model}/generation/{method}.{ext}", results=RESULTS, model=MODELS, method=GEN_METHODS,
+                  ext=["answers.jsonl", "quality.csv", "language_accuracy.csv"]) + [
+        f.format(model=m) for m in MODELS for f in STEER_OUTPUTS]
+
+
 def all_targets():
     return (
         expand("{results}/{model}/neurons/{method}.{ext}", results=RESULTS, model=MODELS, method=METHODS,
@@ -118,4 +167,5 @@ def all_targets():
         + expand("{results}/{model}/ses.csv", results=RESULTS, model=MODELS)
         + [f for model in MODELS for f in figures(model)]
         + [os.path.join(RESULTS, "figures", "ses.png")]
+        + generation_targets()
     )

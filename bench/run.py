@@ -1,0 +1,135 @@
+"""Benchmarks: counting and interventions against a bare forward pass, in one run.
+
+    python bench/run.py [--model resources/models/gemma3-270m] [--reps 5] [--batch 4] [--seq 512]
+
+Every variant runs on the same model and inputs; repetitions are interleaved
+(variant A, B, C, A, B, C, ...) so drifts in machine speed hit all alike; the
+median per variant is reported as a ratio to the bare forward pass of the
+decoder without the LM head (the physical limit of counting). Writes
+bench/results.json and bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from langneurons.hooks import NeuronHooks, StatsRecorder, activation_plan, deactivation_plan
+from langneurons.models import load_prepared
+
+HERE = Path(__file__).resolve().parent
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="resources/models/gemma3-270m")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--seq", type=int, default=512)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    parser.add_argument("--out", default=str(HERE))
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    lm = load_prepared(args.model)
+    ids = torch.randint(10, 20000, (args.batch, args.seq), generator=torch.Generator().manual_seed(0)).to(lm.device)
+    base, full = lm.base(), lm.model
+    d_ff, layers = lm.num_neurons, lm.num_layers
+    # 1% of each layer's neurons, the size of a LAPE set
+    gen = torch.Generator().manual_seed(0)
+    neurons = [torch.randperm(d_ff, generator=gen)[: max(1, d_ff // 100)].sort().values for _ in range(layers)]
+    means = torch.rand(layers, d_ff)
+    hooks = NeuronHooks(lm)
+
+    def bare():
+        base(input_ids=ids, use_cache=False)
+
+    def count():
+        hooks.recorder = StatsRecorder(layers, d_ff, lm.device)
+        base(input_ids=ids, use_cache=False)
+        hooks.recorder = None
+
+    def count_with_head():  # what counting through model(...) costs
+        hooks.recorder = StatsRecorder(layers, d_ff, lm.device)
+        full(input_ids=ids, use_cache=False)
+        hooks.recorder = None
+
+    def plain_full():
+        full(input_ids=ids, use_cache=False)
+
+    def deactivated_full():
+        hooks.set_plan(deactivation_plan(neurons))
+        full(input_ids=ids, use_cache=False)
+        hooks.set_plan(None)
+
+    def steered_full():
+        hooks.set_plan(activation_plan(neurons, means, mode="replace"))
+        full(input_ids=ids, use_cache=False)
+        hooks.set_plan(None)
+
+    variants = {"bare_forward_no_head": bare, "count_ours": count, "count_through_full_model": count_with_head,
+                "plain_forward_with_head": plain_full, "deactivated_forward_with_head": deactivated_full,
+                "steered_forward_with_head": steered_full}
+    times = {name: [] for name in variants}
+    with torch.inference_mode():
+        for fn in variants.values():  # warm-up
+            fn()
+        for _ in range(args.reps):
+            for name, fn in variants.items():
+                times[name].append(timed(fn))
+    hooks.remove()
+    median = {name: statistics.median(t) for name, t in times.items()}
+    tokens = ids.numel()
+    ratios = {
+        "count_ours / bare_forward_no_head (throughput)": median["bare_forward_no_head"] / median["count_ours"],
+        "count_through_full_model / bare_forward_no_head (throughput)":
+            median["bare_forward_no_head"] / median["count_through_full_model"],
+        "deactivated / plain forward (throughput)":
+            median["plain_forward_with_head"] / median["deactivated_forward_with_head"],
+        "steered / plain forward (throughput)":
+            median["plain_forward_with_head"] / median["steered_forward_with_head"],
+    }
+    result = {
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                    "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+                    "threads": torch.get_num_threads()},
+        "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__},
+        "model": args.model, "architecture": lm.adapter.architecture, "dtype": str(next(full.parameters()).dtype),
+        "shape": [args.batch, args.seq], "reps": args.reps, "intervened_neurons": sum(len(i) for i in neurons),
+        "median_seconds": median, "tokens_per_second": {n: tokens / s for n, s in median.items()},
+        "all_seconds": times, "ratios": ratios,
+    }
+    out = Path(args.out)
+    (out / "results.json").write_text(json.dumps(result, indent=2))
+    lines = [
+        "# Benchmark results", "",
+        f"Command: `python bench/run.py --model {args.model} --reps {args.reps} --batch {args.batch} --seq {args.seq}`", "",
+        f"Machine: {result['machine']}; torch {torch.__version__}; model {lm.adapter.architecture} "
+        f"({result['dtype']}), batch {args.batch} x {args.seq}, {args.reps} interleaved repetitions, medians.", "",
+        "| variant | median s | tokens/s |", "| --- | --- | --- |",
+        *[f"| {n} | {median[n]:.3f} | {tokens / median[n]:.0f} |" for n in variants], "",
+        "| ratio | value | target |", "| --- | --- | --- |",
+        *[f"| {k} | {v:.3f} | {'>= 0.97' if 'full_model' not in k else '(reference)'} |" for k, v in ratios.items()],
+        "",
+    ]
+    (out / "RESULTS.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Tables of the generation and steering experiments, in the paper's shape."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .langid import identify
+
+
+def expected_language(record: dict) -> str:
+    """The language an answer should be in: the steering target if any, else the question's."""
+    return record.get("target") or record["language"]
+
+
+def annotate_languages(records: list[dict], languages: list[str]) -> None:
+    for r in records:
+        r["lang_detected"] = identify(r["answer"], languages)
+        r["in_expected_language"] = r["lang_detected"] == expected_language(r)
+
+
+def condition_table(records: list[dict], languages: list[str], value: str) -> pd.DataFrame:
+    """Rows: normal, random, each deactivated language; columns: question language; mean of ``value``."""
+    frame = pd.DataFrame(records)
+    table = frame.pivot_table(index="condition", columns="language", values=value, aggfunc="mean")
+    order = [c for c in ["normal", "random", *languages] if c in table.index]
+    table = table.reindex(index=order, columns=languages)
+    table.index.name = "condition"
+    return table
+
+
+def offtarget_table(normal: list[dict], steered: list[dict], languages: list[str]) -> pd.DataFrame:
+    """Per question language: language accuracy and quality, normal vs steered (own neurons activated)."""
+    def by_lang(records, column):
+        frame = pd.DataFrame(records)
+        if frame.empty:
+            return pd.Series(index=languages, dtype=float)
+        return frame.groupby("language")[column].mean().reindex(languages)
+
+    table = pd.DataFrame({
+        "accuracy_normal": by_lang(normal, "in_expected_language"),
+        "accuracy_steered": by_lang(steered, "in_expected_language"),
+        "quality_normal": by_lang(normal, "score"),
+        "quality_steered": by_lang(steered, "score"),
+    })
+    table.index.name = "language"
+    return table
+
+
+def crosslingual_table(records: list[dict]) -> pd.DataFrame:
+    """Per source and target: share of answers in the target language, steered and unsteered."""
+    frame = pd.DataFrame(records)
+    rows = []
+    for (source, condition), group in frame.groupby(["language", "condition"]):
+        if not condition.startswith("to_"):
+            continue
+        target = condition[3:]
+        base = frame[(frame.language == source) & (frame.condition == "unsteered")]
+        rows.append({
+            "source": source, "target": target,
+            "share_target_steered": (group.lang_detected == target).mean(),
+            "share_target_unsteered": (base.lang_detected == target).mean(),
+            "share_source_steered": (group.lang_detected == source).mean(),
+            "quality_steered": group.score.mean(),
+        })
+    return pd.DataFrame(rows, columns=["source", "target", "share_target_steered", "share_target_unsteered",
+                                       "share_source_steered", "quality_steered"])

@@ -1,0 +1,118 @@
+"""Open-ended generation under interventions (deactivation, steering).
+
+Prompts follow the paper: ``Q: {question}{instruction}\\nA:`` where the
+instruction asks for an answer in the question's language (both are data files
+in ``langneurons/data/prompts``). Decoding is greedy with repetition penalty
+1.1, batched with left padding and a KV cache, and stops at ``\\nQ:`` / ``\\nA:``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from .corpus import DATA
+from .hooks import NeuronHooks, Plan, activation_plan, combine, deactivation_plan
+from .models import LoadedModel
+from .selection import Neurons
+
+
+def load_template(path: str | None = None) -> str:
+    return Path(path).read_text(encoding="utf-8") if path else (DATA / "prompts" / "generation.txt").read_text(encoding="utf-8")
+
+
+def load_instructions(path: str | None = None) -> dict[str, str]:
+    source = Path(path) if path else DATA / "prompts" / "instructions.json"
+    return json.loads(source.read_text(encoding="utf-8"))
+
+
+def build_prompt(template: str, question: str, instruction: str = "") -> str:
+    return template.format(question=question.strip(), instruction=instruction)
+
+
+def cut_at_stop(text: str, stops: Iterable[str]) -> str:
+    """The answer up to the first stop string (the stop itself removed), stripped."""
+    end = len(text)
+    for stop in stops:
+        found = text.find(stop)
+        if found != -1:
+            end = min(end, found)
+    return text[:end].strip()
+
+
+@torch.inference_mode()
+def generate(lm: LoadedModel, prompts: list[str], max_new_tokens: int, batch_size: int = 8,
+             repetition_penalty: float = 1.1, stops: tuple[str, ...] = ("\nQ:", "\nA:"), progress: bool = False) -> list[str]:
+    """Greedy answers for ``prompts`` (batched, left padding), cut at the stop strings."""
+    tok = lm.tokenizer
+    tok.padding_side = "left"
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    answers: list[str] = []
+    for start in tqdm(range(0, len(prompts), batch_size), desc="generating", unit="batch", disable=not progress):
+        batch = prompts[start : start + batch_size]
+        enc = tok(batch, return_tensors="pt", padding=True).to(lm.device)
+        out = lm.model.generate(
+            **enc, max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=repetition_penalty,
+            stop_strings=list(stops) or None, tokenizer=tok, pad_token_id=tok.pad_token_id,
+        )
+        new = out[:, enc["input_ids"].shape[1]:]
+        answers += [cut_at_stop(text, stops) for text in tok.batch_decode(new, skip_special_tokens=True)]
+    return answers
+
+
+def deactivation_conditions(neurons: Neurons, random_neurons: Neurons, languages: list[str]) -> dict[str, Callable[[int], Plan]]:
+    """Paper's conditions: normal, random (random neurons matched to the question language), each language off.
+
+    Each value maps the question language's index to the plan for that question.
+    """
+    conditions: dict[str, Callable[[int], Plan]] = {
+        "normal": lambda q: {},
+        "random": lambda q: deactivation_plan(random_neurons[q]),
+    }
+    for k, lang in enumerate(languages):
+        conditions[lang] = lambda q, k=k: deactivation_plan(neurons[k])
+    return conditions
+
+
+def steering_plan(neurons: Neurons, means: torch.Tensor, source: int | None, target: int,
+                  mode: str = "replace", strength: float = 1.0) -> Plan:
+    """Activate the target language's neurons (its mean activations); deactivate the source's first.
+
+    ``means``: [layers, d_ff, langs] mean activation per language (stats sum / n).
+    """
+    on = activation_plan(neurons[target], means[..., target], mode=mode, strength=strength)
+    return on if source is None else combine(deactivation_plan(neurons[source]), on)
+
+
+def run_conditions(lm: LoadedModel, questions: dict[str, list[dict]], prompts: dict[str, list[str]],
+                   plans: dict[str, dict[str, Plan]], gen_cfg: dict, meta: dict, progress=None) -> list[dict]:
+    """Generate for every (condition, question language) plan; one record per answer."""
+    records = []
+    with NeuronHooks(lm) as hooks:
+        for condition, per_lang in plans.items():
+            for lang, plan in per_lang.items():
+                hooks.set_plan(plan)
+                answers = generate(lm, prompts[lang], gen_cfg["max_new_tokens"], gen_cfg["batch_size"],
+                                   gen_cfg["repetition_penalty"], tuple(gen_cfg["stop"]))
+                hooks.set_plan(None)
+                for q, prompt, answer in zip(questions[lang], prompts[lang], answers):
+                    records.append({**meta, "condition": condition, "language": lang, "question_id": q["id"],
+                                    "prompt": prompt, "answer": answer})
+                if progress:
+                    progress.update(1)
+    return records
+
+
+def write_jsonl(records: list[dict], path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    tmp.replace(path)

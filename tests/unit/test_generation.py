@@ -1,0 +1,127 @@
+"""Prompt building, stop handling, batched generation, steering values, questions, language ID."""
+
+import pytest
+import torch
+
+from langneurons.activations import collect_stats, stack_stats
+from langneurons.evaluation import condition_table, crosslingual_table, offtarget_table
+from langneurons.generation import (build_prompt, cut_at_stop, deactivation_conditions, generate,
+                                    load_instructions, load_template, steering_plan)
+from langneurons.hooks import NeuronHooks
+from langneurons.langid import accuracy, identify
+from langneurons.questions import fetch_mvicuna, load_questions
+
+from ..conftest import loaded
+
+LANGS = ["en", "zh", "fr", "es", "vi", "id", "ja"]
+
+
+def test_prompt_is_the_papers_form():
+    template = load_template()
+    instructions = load_instructions()
+    assert set(instructions) >= set(LANGS)
+    prompt = build_prompt(template, " Why is the sky blue? ", instructions["en"])
+    assert prompt == "Q: Why is the sky blue? Please answer in English.\nA:"
+    assert build_prompt(template, "天为什么是蓝的？", instructions["zh"]).startswith("Q: 天为什么是蓝的？ 请用中文回答")
+
+
+def test_cut_at_stop():
+    assert cut_at_stop(" Because of scattering.\nQ: next question", ["\nQ:", "\nA:"]) == "Because of scattering."
+    assert cut_at_stop("one\nA: two\nQ: three", ["\nQ:", "\nA:"]) == "one"
+    assert cut_at_stop("no stop here ", ["\nQ:"]) == "no stop here"
+
+
+def test_batched_generation_equals_one_by_one():
+    lm = loaded("LlamaForCausalLM", num_layers=2, d_ff=48)
+    prompts = ["Q: hi\nA:", "Q: a much longer question here\nA:", "Q: x\nA:"]
+    together = generate(lm, prompts, max_new_tokens=6, batch_size=3, stops=())
+    alone = [generate(lm, [p], max_new_tokens=6, batch_size=1, stops=())[0] for p in prompts]
+    assert together == alone
+    assert lm.tokenizer.padding_side == "left"
+
+
+def test_steering_replaces_with_the_stored_means():
+    lm = loaded("LlamaForCausalLM", num_layers=2, d_ff=48)
+    gen = torch.Generator().manual_seed(0)
+    stats = [collect_stats(lm, {"sequences": torch.randint(3, 259, (4, 16), generator=gen, dtype=torch.int32),
+                                "remainder": torch.zeros(0, dtype=torch.int32), "seq_len": 16}, 2, progress=False)
+             for _ in range(2)]
+    _, means = stack_stats(stats)
+    neurons = [[torch.tensor([1, 5]), torch.tensor([7])], [torch.tensor([2]), torch.tensor([3, 9])]]
+    acts = {}
+    with NeuronHooks(lm) as hooks:
+        hooks.set_plan(steering_plan(neurons, means, source=0, target=1))
+        extra = [m.register_forward_hook(lambda m, i, o, l=l: acts.__setitem__(l, o.clone()))
+                 for l, m in enumerate(hooks.modules)]
+        with torch.no_grad():
+            lm.model(input_ids=torch.randint(3, 259, (1, 5)))
+        for h in extra:
+            h.remove()
+    stored = [s["sum"] / s["n"] for s in stats][1]
+    assert torch.allclose(acts[0][..., 2], stored[0, 2].float().expand(1, 5))
+    assert torch.allclose(acts[1][..., [3, 9]], stored[1, [3, 9]].float().expand(1, 5, 2))
+    assert (acts[0][..., [1, 5]] == 0).all() and (acts[1][..., 7] == 0).all()  # source deactivated
+
+
+def test_deactivation_conditions_follow_the_paper():
+    neurons = [[torch.tensor([k])] for k in range(3)]
+    random = [[torch.tensor([10 + k])] for k in range(3)]
+    conditions = deactivation_conditions(neurons, random, ["en", "zh", "ja"])
+    assert list(conditions) == ["normal", "random", "en", "zh", "ja"]
+    assert conditions["normal"](1) == {}
+    assert conditions["random"](2)[0][0].index.tolist() == [12]  # random set of the question's language
+    assert conditions["zh"](0)[0][0].index.tolist() == [1]
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("The weather is lovely today and we are going to the park.", "en"),
+    ("今天天气很好，我们去公园散步吧。", "zh"),
+    ("Il fait beau aujourd'hui, allons nous promener au parc.", "fr"),
+    ("Hoy hace buen tiempo, vamos a pasear por el parque.", "es"),
+    ("Hôm nay trời đẹp, chúng ta hãy đi dạo trong công viên.", "vi"),
+    ("Cuaca hari ini cerah, mari kita berjalan-jalan di taman.", "id"),
+    ("今日はいい天気なので、公園を散歩しましょう。", "ja"),
+])
+def test_language_identification_on_known_sentences(text, lang):
+    assert identify(text, LANGS) == lang
+
+
+def test_language_accuracy_counts_undetectable_as_wrong():
+    assert identify("", LANGS) is None and identify("1234 !!", LANGS) is None
+    assert accuracy(["en", None, "fr"], ["en", "en", "en"]) == pytest.approx(1 / 3)
+
+
+def test_tables_in_the_papers_shape():
+    records = [{"condition": c, "language": l, "score": s, "in_expected_language": a}
+               for c, l, s, a in [("normal", "en", 4, True), ("normal", "zh", 3, True), ("zh", "zh", 1, False),
+                                  ("random", "en", 4, True), ("zh", "en", 4, True), ("en", "en", 2, False)]]
+    acc = condition_table(records, ["en", "zh"], "in_expected_language")
+    assert list(acc.index) == ["normal", "random", "en", "zh"] and list(acc.columns) == ["en", "zh"]
+    assert acc.loc["zh", "zh"] == 0 and acc.loc["normal", "zh"] == 1
+    off = offtarget_table(records[:2], [dict(records[0], score=5)], ["en", "zh"])
+    assert off.loc["en", "quality_steered"] == 5 and off.loc["en", "accuracy_normal"] == 1
+    cross = crosslingual_table([
+        {"language": "en", "condition": "unsteered", "lang_detected": "en", "score": 3},
+        {"language": "en", "condition": "to_zh", "lang_detected": "zh", "score": 2},
+        {"language": "en", "condition": "to_zh", "lang_detected": "en", "score": 4},
+    ])
+    row = cross.iloc[0]
+    assert (row.source, row.target, row.share_target_steered, row.share_target_unsteered) == ("en", "zh", 0.5, 0.0)
+
+
+def test_question_sources(tmp_path):
+    bundled = load_questions({"source": "bundled", "max_questions": 5}, "vi")
+    assert len(bundled) == 5 and bundled[0]["id"] == "q01"
+    (tmp_path / "ja.txt").write_text("質問一\n\n質問二\n")
+    files = load_questions({"source": "files", "files": {"ja": str(tmp_path / "ja.txt")}, "max_questions": None}, "ja")
+    assert [q["question"] for q in files] == ["質問一", "質問二"]
+    # the mvicuna download path, through the same code, from a local URL
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    (remote / "fr.txt").write_text("Question un ?\nQuestion deux ?\n")
+    cfg = {"source": "mvicuna", "url": remote.as_uri() + "/{lang}.txt", "dir": str(tmp_path / "cache"),
+           "max_questions": None}
+    assert [q["question"] for q in load_questions(cfg, "fr")] == ["Question un ?", "Question deux ?"]
+    assert (tmp_path / "cache" / "fr.txt").is_file()
+    with pytest.raises(RuntimeError, match="Download that file by hand and put it at"):
+        fetch_mvicuna("xx", remote.as_uri() + "/{lang}.txt", tmp_path / "cache")

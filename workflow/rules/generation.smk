@@ -1,0 +1,99 @@
+rule questions:
+    """Questions per language (bundled, mvicuna download, or files)."""
+    output:
+        os.path.join(RESULTS, "questions", "{lang}.jsonl"),
+    params:
+        questions=config["questions"],
+    log:
+        os.path.join(RESULTS, "logs", "questions", "{lang}.log"),
+    conda:
+        "../../envs/langneurons.yaml"
+    script:
+        "../scripts/questions.py"
+
+
+rule generate:
+    """Answers under normal, random and each language's neurons deactivated."""
+    input:
+        model=model_json,
+        questions=question_files,
+        neurons=os.path.join(RESULTS, "{model}", "neurons", "{method}.neuron.pth"),
+        random=os.path.join(RESULTS, "{model}", "neurons", "random.neuron.pth"),
+    output:
+        os.path.join(RESULTS, "{model}", "generation", "{method}.raw.jsonl"),
+    params:
+        model=model_cfg,
+        generation=config["generation"],
+        languages=LANGS,
+    threads: GPU_THREADS
+    resources:
+        gpu=gpus,
+        mem_mb=mem_mb,
+        runtime=runtime,
+    log:
+        os.path.join(RESULTS, "logs", "generate", "{model}", "{method}.log"),
+    conda:
+        "../../envs/langneurons.yaml"
+    script:
+        "../scripts/generate.py"
+
+
+rule steer:
+    """Steered answers: off-target mitigation and cross-lingual steering."""
+    input:
+        model=model_json,
+        questions=question_files,
+        neurons=steering_neurons,
+        stats=language_stats,
+    output:
+        os.path.join(RESULTS, "{model}", "steering", "raw.jsonl"),
+    params:
+        model=model_cfg,
+        generation=config["generation"],
+        steering=config["steering"],
+        languages=LANGS,
+        with_normal=not GEN_METHODS,
+    threads: GPU_THREADS
+    resources:
+        gpu=gpus,
+        mem_mb=mem_mb,
+        runtime=runtime,
+    log:
+        os.path.join(RESULTS, "logs", "steer", "{model}.log"),
+    conda:
+        "../../envs/langneurons.yaml"
+    script:
+        "../scripts/steer.py"
+
+
+rule judge:
+    """Language identification and content quality (1-5) of every answer; paper-shaped tables."""
+    input:
+        model=model_json,
+        generated=generated_answers,
+        steered=steered_answers,
+    output:
+        answers=expand(os.path.join(RESULTS, "{{model}}", "generation", "{method}.answers.jsonl"), method=GEN_METHODS),
+        quality=expand(os.path.join(RESULTS, "{{model}}", "generation", "{method}.quality.csv"), method=GEN_METHODS),
+        accuracy=expand(
+            os.path.join(RESULTS, "{{model}}", "generation", "{method}.language_accuracy.csv"), method=GEN_METHODS
+        ),
+        steering=STEER_OUTPUTS,
+    params:
+        model=model_cfg,
+        judge=config["judge"],
+        languages=LANGS,
+        methods=GEN_METHODS,
+        cache=os.path.join(RESULTS, "judge_cache"),
+    threads: GPU_THREADS
+    resources:
+        gpu=judge_gpus,
+        mem_mb=mem_mb,
+        runtime=runtime,
+        openai_api=judge_api_slots,
+    log:
+        os.path.join(RESULTS, "logs", "judge", "{model}.log"),
+    conda:
+        "../../envs/langneurons.yaml"
+    script:
+        "../scripts/judge.py"

@@ -1,0 +1,25 @@
+from tqdm import tqdm
+
+from langneurons.corpus import read_jsonl
+from langneurons.generation import (build_prompt, deactivation_conditions, load_instructions, load_template,
+                                    run_conditions, write_jsonl)
+from langneurons.neuronsets import load_neurons, validate_neurons
+from langneurons.runlog import load_for_rule, start
+
+log = start(snakemake)
+languages, cfg = snakemake.params.languages, snakemake.params.generation
+lm = load_for_rule(snakemake, snakemake.input.model)
+neurons, random_neurons = load_neurons(snakemake.input.neurons), load_neurons(snakemake.input.random)
+for path, ns in ((snakemake.input.neurons, neurons), (snakemake.input.random, random_neurons)):
+    validate_neurons(ns, languages, lm.num_layers, lm.num_neurons, path)
+template, instructions = load_template(cfg["template"]), load_instructions(cfg["instructions"])
+questions = {lang: read_jsonl(path) for lang, path in zip(languages, snakemake.input.questions)}
+prompts = {lang: [build_prompt(template, q["question"], instructions.get(lang, "")) for q in questions[lang]]
+           for lang in languages}
+conditions = deactivation_conditions(neurons, random_neurons, languages)
+plans = {name: {lang: plan_for(q) for q, lang in enumerate(languages)} for name, plan_for in conditions.items()}
+meta = {"model": snakemake.wildcards.model, "method": snakemake.wildcards.method}
+with tqdm(total=len(plans) * len(languages), desc="conditions x languages") as bar:
+    records = run_conditions(lm, questions, prompts, plans, cfg, meta, bar)
+write_jsonl(records, snakemake.output[0])
+log.info("%d answers", len(records))

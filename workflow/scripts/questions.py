@@ -1,0 +1,7 @@
+from langneurons.questions import load_questions, write_questions
+from langneurons.runlog import start
+
+log = start(snakemake)
+rows = load_questions(snakemake.params.questions, snakemake.wildcards.lang)
+write_questions(rows, snakemake.output[0])
+log.info("%d questions", len(rows))
