@@ -37,7 +37,8 @@ def layer_distribution(counts: pd.DataFrame, title: str, path) -> None:
     ax.set_xlabel("layer")
     ax.set_ylabel("neurons")
     ax.set_title(title)
-    ax.legend(ncol=len(langs), fontsize=8, loc="upper center")
+    ax.tick_params(axis="x", rotation=0)
+    ax.legend(fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left", title="language")
     _save(fig, path)
 
 
