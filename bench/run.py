@@ -1,6 +1,11 @@
 """Benchmarks: counting and interventions against a bare forward pass, in one run.
 
     python bench/run.py [--model resources/models/gemma3-270m] [--reps 5] [--batch 4] [--seq 512]
+    python bench/run.py --config-json bench/gemma3-270m.config.json --device cuda --dtype bfloat16
+
+With ``--config-json`` the model is built from a config with random weights:
+throughput depends on the architecture and shapes, not on the weight values,
+so a GPU machine without the weights measures the embedded model's speed.
 
 Every variant runs on the same model and inputs; repetitions are interleaved
 (variant A, B, C, A, B, C, ...) so drifts in machine speed hit all alike; the
@@ -34,9 +39,24 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def random_weights(config_json: str, device: str, dtype: str):
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from langneurons.models import LoadedModel, get_adapter, pick_device, pick_dtype
+    from langneurons.models.tiny import byte_tokenizer
+
+    device = pick_device(device)
+    config = AutoConfig.from_pretrained(config_json)
+    model = AutoModelForCausalLM.from_config(config, dtype=pick_dtype(dtype, device)).to(device).eval()
+    return LoadedModel(model, byte_tokenizer(), get_adapter(model), torch.device(device))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="resources/models/gemma3-270m")
+    parser.add_argument("--config-json", help="build the model from this config.json with random weights")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="auto")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--seq", type=int, default=512)
@@ -46,7 +66,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    lm = load_prepared(args.model)
+    lm = random_weights(args.config_json, args.device, args.dtype) if args.config_json else \
+        load_prepared(args.model, device=args.device, dtype=args.dtype)
     ids = torch.randint(10, 20000, (args.batch, args.seq), generator=torch.Generator().manual_seed(0)).to(lm.device)
     base, full = lm.base(), lm.model
     d_ff, layers = lm.num_neurons, lm.num_layers
@@ -109,16 +130,18 @@ def main() -> None:
                     "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
                     "threads": torch.get_num_threads()},
         "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__},
-        "model": args.model, "architecture": lm.adapter.architecture, "dtype": str(next(full.parameters()).dtype),
+        "model": args.config_json or args.model, "weights": "random" if args.config_json else "trained", "architecture": lm.adapter.architecture, "dtype": str(next(full.parameters()).dtype),
         "shape": [args.batch, args.seq], "reps": args.reps, "intervened_neurons": sum(len(i) for i in neurons),
         "median_seconds": median, "tokens_per_second": {n: tokens / s for n, s in median.items()},
         "all_seconds": times, "ratios": ratios,
     }
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(result, indent=2))
     lines = [
         "# Benchmark results", "",
-        f"Command: `python bench/run.py --model {args.model} --reps {args.reps} --batch {args.batch} --seq {args.seq}`", "",
+        f"Command: `python bench/run.py {'--config-json ' + args.config_json if args.config_json else '--model ' + args.model}"
+        f" --device {args.device} --dtype {args.dtype} --reps {args.reps} --batch {args.batch} --seq {args.seq}`", "",
         f"Machine: {result['machine']}; torch {torch.__version__}; model {lm.adapter.architecture} "
         f"({result['dtype']}), batch {args.batch} x {args.seq}, {args.reps} interleaved repetitions, medians.", "",
         "| variant | median s | tokens/s |", "| --- | --- | --- |",
