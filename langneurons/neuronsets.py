@@ -67,3 +67,52 @@ def overlap_tables(neurons: Neurons, languages: list[str]) -> tuple[pd.DataFrame
         [[len(a & b) / len(a | b) if a | b else 0.0 for b in sets] for a in sets], index=languages, columns=languages
     )
     return shared, jaccard
+
+
+def import_neurons(source: str, file_languages: list[str], languages: list[str], num_layers: int, d_ff: int,
+                   cache_dir: str | Path) -> Neurons:
+    """A published neuron file (path or URL), validated and reordered to ``languages``.
+
+    Languages the file lacks get no neurons (e.g. the authors' BLOOM file has no ja).
+    """
+    path = Path(source)
+    if "://" in source:
+        import urllib.request
+
+        path = Path(cache_dir) / Path(source.split("?")[0]).name
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                urllib.request.urlretrieve(source, path.with_name(path.name + ".tmp"))
+            except Exception as err:
+                raise RuntimeError(f"could not download {source} ({err}); download it and set its local path") from err
+            path.with_name(path.name + ".tmp").replace(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"neuron file {path} does not exist (selection.imported.path)")
+    neurons = load_neurons(path)
+    validate_neurons(neurons, file_languages, num_layers, d_ff, str(source))
+    by_lang = dict(zip(file_languages, neurons))
+    empty = [torch.zeros(0, dtype=torch.long) for _ in range(num_layers)]
+    return [by_lang.get(lang, empty) for lang in languages]
+
+
+def compare_sets(a: Neurons, b: Neurons, languages: list[str]) -> pd.DataFrame:
+    """Per language and layer: sizes of two neuron sets, their intersection and Jaccard index."""
+    rows = []
+    for lang, per_a, per_b in zip(languages, a, b):
+        for layer, (ia, ib) in enumerate(zip(per_a, per_b)):
+            sa, sb = set(ia.tolist()), set(ib.tolist())
+            union = len(sa | sb)
+            rows.append({"language": lang, "layer": layer, "a": len(sa), "b": len(sb), "shared": len(sa & sb),
+                         "jaccard": len(sa & sb) / union if union else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def write_summaries(neurons: Neurons, languages: list[str], counts: str, overlap: str, jaccard: str) -> pd.DataFrame:
+    """Counts per layer and language, and overlaps between languages, as CSV files."""
+    table = counts_table(neurons, languages)
+    table.to_csv(counts)
+    shared, jac = overlap_tables(neurons, languages)
+    shared.to_csv(overlap, index_label="language")
+    jac.to_csv(jaccard, index_label="language", float_format="%.4f")
+    return table

@@ -1,7 +1,7 @@
 """Model loading, preparation and architecture adapters."""
 
 from .adapters import ADAPTERS, Adapter, UnsupportedArchitecture, get_adapter
-from .loading import LoadedModel, load_prepared, pick_device, pick_dtype, prepare_model
+from .loading import LoadedModel, load_prepared, model_shape, pick_device, pick_dtype, prepare_model
 
 __all__ = [
     "ADAPTERS",
@@ -10,6 +10,7 @@ __all__ = [
     "UnsupportedArchitecture",
     "get_adapter",
     "load_prepared",
+    "model_shape",
     "pick_device",
     "pick_dtype",
     "prepare_model",

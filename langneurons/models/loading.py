@@ -133,6 +133,18 @@ def _tied_keys(model: nn.Module) -> set[str]:
     return set(tied if not isinstance(tied, dict) else tied.keys())
 
 
+def model_shape(model_json: str | Path) -> tuple[int, int]:
+    """(layers, neurons per layer) of a prepared model, without loading its weights."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    info = json.loads(Path(model_json).read_text())
+    config = AutoConfig.from_pretrained(info["path"], trust_remote_code=info.get("trust_remote_code", False))
+    adapter = get_adapter(config)
+    with torch.device("meta"):
+        skeleton = AutoModelForCausalLM.from_config(config)
+    return len(adapter.blocks(skeleton)), adapter.num_neurons(skeleton)
+
+
 @dataclass
 class LoadedModel:
     """A causal LM ready for hooks: the model, its tokenizer and its adapter."""

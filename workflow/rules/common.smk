@@ -42,6 +42,9 @@ localrules:
     prepare_model,
     corpus,
     merge_stats,
+    import_neurons,
+    compare_neurons,
+    questions,
 
 
 def model_cfg(wildcards):
@@ -158,6 +161,12 @@ def generation_targets():
         f.format(model=m) for m in MODELS for f in STEER_OUTPUTS]
 
 
+def comparison_targets():
+    if not {"imported", "lape"} <= set(METHODS):
+        return []
+    return expand("{results}/{model}/neurons/imported_vs_lape.csv", results=RESULTS, model=MODELS)
+
+
 def all_targets():
     return (
         expand("{results}/{model}/neurons/{method}.{ext}", results=RESULTS, model=MODELS, method=METHODS,
@@ -168,4 +177,5 @@ def all_targets():
         + [f for model in MODELS for f in figures(model)]
         + [os.path.join(RESULTS, "figures", "ses.png")]
         + generation_targets()
+        + comparison_targets()
     )

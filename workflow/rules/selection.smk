@@ -1,5 +1,7 @@
 rule select_neurons:
     """Language-specific neurons by one method (lape, lap, lave, random)."""
+    wildcard_constraints:
+        method="lape|lap|lave|random",
     input:
         language_stats,
     output:
@@ -16,3 +18,41 @@ rule select_neurons:
         "../../envs/langneurons.yaml"
     script:
         "../scripts/select_neurons.py"
+
+
+rule import_neurons:
+    """A published neuron file (the authors' format), validated against the model."""
+    input:
+        model=model_json,
+    output:
+        neurons=os.path.join(RESULTS, "{model}", "neurons", "imported.neuron.pth"),
+        counts=os.path.join(RESULTS, "{model}", "neurons", "imported.counts.csv"),
+        overlap=os.path.join(RESULTS, "{model}", "neurons", "imported.overlap.csv"),
+        jaccard=os.path.join(RESULTS, "{model}", "neurons", "imported.jaccard.csv"),
+    params:
+        imported=config["selection"]["imported"],
+        languages=LANGS,
+        downloads=os.path.join(config["resources_dir"], "neurons"),
+    log:
+        os.path.join(RESULTS, "logs", "import_neurons", "{model}.log"),
+    conda:
+        "../../envs/langneurons.yaml"
+    script:
+        "../scripts/import_neurons.py"
+
+
+rule compare_neurons:
+    """Per language and layer overlap (Jaccard) of the imported set and our LAPE set."""
+    input:
+        imported=os.path.join(RESULTS, "{model}", "neurons", "imported.neuron.pth"),
+        lape=os.path.join(RESULTS, "{model}", "neurons", "lape.neuron.pth"),
+    output:
+        os.path.join(RESULTS, "{model}", "neurons", "imported_vs_lape.csv"),
+    params:
+        languages=LANGS,
+    log:
+        os.path.join(RESULTS, "logs", "compare_neurons", "{model}.log"),
+    conda:
+        "../../envs/langneurons.yaml"
+    script:
+        "../scripts/compare_neurons.py"

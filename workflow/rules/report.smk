@@ -1,0 +1,16 @@
+rule report:
+    """One self-contained HTML page (figures inlined) with every result, in the paper's order."""
+    input:
+        report_inputs,
+    output:
+        os.path.join(RESULTS, "report", "index.html"),
+    params:
+        config=config,
+        results=RESULTS,
+        templates=os.path.join(workflow.basedir, "report"),
+    log:
+        os.path.join(RESULTS, "logs", "report.log"),
+    conda:
+        "../../envs/langneurons.yaml"
+    script:
+        "../scripts/report.py"
