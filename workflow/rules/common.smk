@@ -55,8 +55,17 @@ def seq_len(wildcards):
     return config["models"][wildcards.model]["seq_len"]
 
 
-def token_budgets(wildcards):
-    return {split: config["corpus"][f"{split}_tokens"] for split in SPLITS}
+def token_budget(wildcards):
+    return config["corpus"][f"{wildcards.split}_tokens"]
+
+
+def corpus_source():
+    """The corpus settings that change which documents are written (budgets only matter for Wikipedia)."""
+    settings = dict(config["corpus"])
+    if settings["source"] != "wikipedia":
+        settings.pop("train_tokens")
+        settings.pop("valid_tokens")
+    return settings
 
 
 def model_dir(wildcards):

@@ -4,7 +4,7 @@ rule corpus:
         train=os.path.join(RESULTS, "corpus", "{lang}.train.jsonl"),
         valid=os.path.join(RESULTS, "corpus", "{lang}.valid.jsonl"),
     params:
-        corpus=config["corpus"],
+        corpus=corpus_source(),
     log:
         os.path.join(RESULTS, "logs", "corpus", "{lang}.log"),
     conda:
@@ -14,19 +14,17 @@ rule corpus:
 
 
 rule tokenize:
-    """Tokenize per model and pack into sequences of seq_len, up to each split's budget."""
+    """Tokenize per model and pack into sequences of seq_len, up to the split's token budget."""
     input:
-        train=os.path.join(RESULTS, "corpus", "{lang}.train.jsonl"),
-        valid=os.path.join(RESULTS, "corpus", "{lang}.valid.jsonl"),
+        docs=os.path.join(RESULTS, "corpus", "{lang}.{split}.jsonl"),
         model=model_json,
     output:
-        train=os.path.join(RESULTS, "{model}", "tokens", "{lang}.train.pt"),
-        valid=os.path.join(RESULTS, "{model}", "tokens", "{lang}.valid.pt"),
+        os.path.join(RESULTS, "{model}", "tokens", "{lang}.{split}.pt"),
     params:
         seq_len=seq_len,
-        budgets=token_budgets,
+        budget=token_budget,
     log:
-        os.path.join(RESULTS, "logs", "tokenize", "{model}", "{lang}.log"),
+        os.path.join(RESULTS, "logs", "tokenize", "{model}", "{lang}.{split}.log"),
     conda:
         "../../envs/langneurons.yaml"
     script:
