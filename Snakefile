@@ -27,8 +27,11 @@ if GEN_METHODS or STEER_METHOD:
     include: "workflow/rules/generation.smk"
 
 
+include: "workflow/rules/report.smk"
+
 
 rule all:
     input:
         all_targets(),
+        os.path.join(RESULTS, "report", "index.html"),
     default_target: True

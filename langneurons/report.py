@@ -38,7 +38,7 @@ SECTIONS = [
     ("steering", "Steering"),
 ]
 ALL_METHODS = ["lape", "lap", "lave", "random"]
-METHOD_LABELS = {"lape": "LAPE", "lap": "LAP", "lave": "LAVE", "random": "Random"}
+METHOD_LABELS = {"lape": "LAPE", "lap": "LAP", "lave": "LAVE", "random": "Random", "imported": "Imported"}
 PACKAGES = ["torch", "transformers", "langneurons", "snakemake"]
 # pipeline order of the rules' log folders; unknown stages follow alphabetically
 STAGE_ORDER = [
@@ -139,12 +139,12 @@ def table(head: list[str], rows: list[list], caption: str, kind: str = "", note:
     return {"head": head, "rows": rows, "caption": caption, "kind": kind, "note": note}
 
 
-def _heat(value, vmax, rgb=(220, 38, 38)) -> str | None:
-    """Inline background for a heat-map cell (value scaled by vmax; none when <= 0)."""
+def _heat(value, vmax, rgb=(220, 38, 38), vmin: float = 0.0) -> str | None:
+    """Inline background for a heat-map cell (value scaled from vmin to vmax; none at or below vmin)."""
     v = _num(value)
-    if v is None or not vmax or v <= 0:
+    if v is None or vmax is None or vmax <= vmin or v <= vmin:
         return None
-    alpha = 0.08 + 0.55 * min(1.0, v / vmax)
+    alpha = 0.08 + 0.55 * min(1.0, (v - vmin) / (vmax - vmin))
     return f"background-color: rgba({rgb[0]}, {rgb[1]}, {rgb[2]}, {alpha:.2f})"
 
 
@@ -326,6 +326,9 @@ def method_description(method: str, config: dict) -> str:
         "lave": "LAVE baseline: LAPE's procedure on mean activation values (clamped at 0) instead of probabilities.",
         "random": (f"Random baseline: neurons drawn at random (seed {sel.get('seed', 0)}) with LAPE's count per "
                    f"language and layer."),
+        "imported": (f"Imported: a published neuron file in the authors' format"
+                     + (f" ({(sel.get('imported') or {}).get('path')})" if (sel.get("imported") or {}).get("path")
+                        else "") + ", validated against the model and reordered to this run's languages."),
     }.get(method, f"{_label(method)} selection.")
 
 
@@ -349,6 +352,7 @@ def method_short(method: str, config: dict) -> str:
         "lap": "selected by the LAP baseline (highest activation probability per language)",
         "lave": "selected by the LAVE baseline (LAPE on mean activation values)",
         "random": "drawn by the random baseline (LAPE's count per language and layer)",
+        "imported": "from the imported, published neuron file",
     }.get(method, f"selected by {_label(method)}")
 
 
@@ -530,6 +534,7 @@ def neurons_section(results: Path, config: dict, models: list[str], langs: list[
                                       f"|A ∩ B| / |A ∪ B| of the two neuron sets (layer and index must match).",
                                       f"{name} {_label(method)} neuron overlap"),
             })
+        block["imported_table"] = _imported_table(ndir / "imported_vs_lape.csv", langs, name)
         blocks.append(block)
     summary = None
     if summary_rows:
@@ -543,7 +548,27 @@ def neurons_section(results: Path, config: dict, models: list[str], langs: list[
         summary = table(head, rows, "Language-specific neurons per language and selection method (all layers). "
                                     "A neuron assigned to two languages counts for both; the share is the total "
                                     "over all FFN neurons of the model.")
-    return {"summary": summary, "models": blocks, "by_method": _by_method(blocks, methods, config)}
+    return {"summary": summary, "models": blocks, "by_method": _by_method(blocks, methods, config),
+            "imported": any(b["imported_table"] for b in blocks)}
+
+
+def _imported_table(path: Path, langs: list[str], name: str) -> dict | None:
+    """The published (imported) neuron set against ours (LAPE), summed over layers per language."""
+    frame = _read_csv(path)
+    if frame is None or not {"language", "imported", "lape", "shared"} <= set(frame.columns):
+        return None
+    sums = frame.groupby("language")[["imported", "lape", "shared"]].sum()
+    order = [lang for lang in langs if lang in sums.index] + [x for x in sums.index if x not in langs]
+    rows = []
+    for lang in order + ["all"]:
+        r = sums.sum() if lang == "all" else sums.loc[lang]
+        union = r["imported"] + r["lape"] - r["shared"]
+        cls = "total" if lang == "all" else ""
+        rows.append([cell(lang, cls)] + [num(fmt_int(r[c]), cls) for c in ("imported", "lape", "shared")]
+                    + [num(fmt_float(r["shared"] / union, 3) if union else "–", cls)])
+    return table(["Language", "Imported", "LAPE (ours)", "Shared", "Jaccard"], rows,
+                 f"{name}: the imported, published neuron set against the LAPE set of this run, summed over "
+                 f"layers (a neuron counts as shared when layer and index match).")
 
 
 def _by_method(blocks: list[dict], methods: list[str], config: dict) -> list[dict]:
@@ -668,6 +693,7 @@ def ses_section(results: Path, config: dict, models: list[str], langs: list[str]
         rows = []
         vals = by_pair.to_numpy()
         vmax = float(vals.max()) if len(vals) else 0
+        vmin = float(vals.min()) - 0.1 * (vmax - float(vals.min())) if len(vals) else 0  # contrast between pairs
         for a in plangs:
             row = [a]
             for b in plangs:
@@ -675,7 +701,7 @@ def ses_section(results: Path, config: dict, models: list[str], langs: list[str]
                     row.append(num("–", "diag"))
                     continue
                 v = by_pair.get((a, b), by_pair.get((b, a)))
-                row.append(num(fmt_sim(v), style=_heat(v, vmax, (22, 163, 74))))
+                row.append(num(fmt_sim(v), style=_heat(v, vmax, (22, 163, 74), vmin)))
             rows.append(row)
         blocks.append({"model": name, "missing": None, "pair_table": table(
             ["Language"] + plangs, rows,

@@ -67,7 +67,8 @@ def test_every_rule_logged(smoke_run):
     cfg, results, _, _ = smoke_run
     logs = list((results.parent / "logs").rglob("*.log"))
     rules = {p.relative_to(results.parent / "logs").parts[0] for p in logs}
-    assert {"prepare_model", "corpus", "tokenize", "count_activations", "merge_stats", "select_neurons"} <= rules
+    assert {"prepare_model", "corpus", "tokenize", "count_activations", "merge_stats", "select_neurons",
+            "perplexity", "ses", "model_figures", "questions", "generate", "steer", "judge"} <= rules
 
 
 def test_rerun_has_nothing_to_do(smoke_run):
@@ -76,3 +77,22 @@ def test_rerun_has_nothing_to_do(smoke_run):
                          capture_output=True, text=True)
     assert run.returncode == 0
     assert "Nothing to be done" in run.stdout + run.stderr
+
+
+def test_generation_and_steering_tables(smoke_run):
+    cfg, results, _, _ = smoke_run
+    langs = cfg["languages"]
+    for kind in ("quality", "language_accuracy"):
+        table = pd.read_csv(results / "generation" / f"lape.{kind}.csv", index_col="condition")
+        assert list(table.index) == ["normal", "random", *langs] and list(table.columns) == langs
+    answers = pd.read_json(results / "generation" / "lape.answers.jsonl", lines=True)
+    n_questions = cfg["questions"]["max_questions"]
+    assert len(answers) == (2 + len(langs)) * len(langs) * n_questions
+    assert {"model", "method", "condition", "language", "question_id", "prompt", "answer", "lang_detected",
+            "score"} <= set(answers.columns)
+    assert answers["score"].between(1, 5).all()  # the local judge scored every answer
+    off = pd.read_csv(results / "steering" / "offtarget.csv", index_col="language")
+    assert list(off.index) == langs
+    cross = pd.read_csv(results / "steering" / "crosslingual.csv")
+    pairs = cfg["steering"]["crosslingual_languages"]
+    assert len(cross) == len(pairs) * (len(pairs) - 1)

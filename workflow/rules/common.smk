@@ -176,6 +176,15 @@ def comparison_targets():
     return expand("{results}/{model}/neurons/imported_vs_lape.csv", results=RESULTS, model=MODELS)
 
 
+def report_inputs(wildcards):
+    """Everything the report reads."""
+    return (
+        all_targets()
+        + expand("{results}/{model}/tokens/{lang}.{split}.pt", results=RESULTS, model=MODELS, lang=LANGS, split=SPLITS)
+        + expand("{results}/{model}/stats/{lang}.pt", results=RESULTS, model=MODELS, lang=LANGS)
+    )
+
+
 def all_targets():
     return (
         expand("{results}/{model}/neurons/{method}.{ext}", results=RESULTS, model=MODELS, method=METHODS,

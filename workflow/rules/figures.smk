@@ -4,11 +4,35 @@ rule model_figures:
         unpack(method_tables),
     output:
         [
-            os.path.join(RESULTS, "{model}", "figures", f"{kind}_{method}.png")
-            for kind in ("layers", "overlap")
+            report(
+                os.path.join(RESULTS, "{model}", "figures", f"layers_{method}.png"),
+                caption="../../report/captions/layers.rst",
+                category="Identified neurons",
+                subcategory="{model}",
+                labels={"model": "{model}", "method": method, "figure": "neurons per layer"},
+            )
             for method in METHODS
         ]
-        + [os.path.join(RESULTS, "{model}", "figures", f"ppl_{method}.png") for method in PPL_METHODS],
+        + [
+            report(
+                os.path.join(RESULTS, "{model}", "figures", f"overlap_{method}.png"),
+                caption="../../report/captions/overlap.rst",
+                category="Identified neurons",
+                subcategory="{model}",
+                labels={"model": "{model}", "method": method, "figure": "overlap"},
+            )
+            for method in METHODS
+        ]
+        + [
+            report(
+                os.path.join(RESULTS, "{model}", "figures", f"ppl_{method}.png"),
+                caption="../../report/captions/ppl.rst",
+                category="Perplexity under deactivation",
+                subcategory="{model}",
+                labels={"model": "{model}", "method": method, "figure": "PPL change"},
+            )
+            for method in PPL_METHODS
+        ],
     params:
         methods=METHODS,
         ppl_methods=PPL_METHODS,
@@ -26,7 +50,12 @@ rule ses_figure:
     input:
         expand(os.path.join(RESULTS, "{model}", "ses.csv"), model=MODELS),
     output:
-        os.path.join(RESULTS, "figures", "ses.png"),
+        report(
+            os.path.join(RESULTS, "figures", "ses.png"),
+            caption="../../report/captions/ses.rst",
+            category="Sentence embedding similarity",
+            labels={"figure": "SES per layer"},
+        ),
     params:
         models=MODELS,
     log:

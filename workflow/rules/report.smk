@@ -6,7 +6,6 @@ rule report:
         os.path.join(RESULTS, "report", "index.html"),
     params:
         config=config,
-        results=RESULTS,
         templates=os.path.join(workflow.basedir, "report"),
     log:
         os.path.join(RESULTS, "logs", "report.log"),

@@ -1,0 +1,265 @@
+"""The HTML report on small fixture results: sections, missing stages, rounding, inlined figures, no network."""
+
+import base64
+import hashlib
+import html as htmlmod
+import json
+import logging
+import re
+import runpy
+import sys
+import types
+import warnings
+
+import pandas as pd
+import pytest
+
+from langneurons import report
+from langneurons.report import SECTIONS, collect, render
+
+from ..conftest import REPO
+from ..report_fixtures import HOSTILE_ANSWER, METHODS, build_results, tiny_png
+
+TEMPLATES = REPO / "report"
+TITLES = [title for _, title in SECTIONS]
+
+
+def _render(tmp_path, **kw):
+    results, config = build_results(tmp_path / "results", **kw)
+    out = render(collect(results, config), TEMPLATES, results / "report" / "index.html")
+    return out.read_text(encoding="utf-8"), results, config
+
+
+def _section(page: str, key: str) -> str:
+    match = re.search(rf'<section id="{key}">(.*?)</section>', page, re.S)
+    assert match, f"no section {key}"
+    return match.group(1)
+
+
+def _text(fragment: str) -> str:
+    return " ".join(htmlmod.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def _cells(fragment: str) -> list[str]:
+    return [_text(c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", fragment, re.S)]
+
+
+@pytest.fixture(scope="module")
+def complete_page(tmp_path_factory):
+    return _render(tmp_path_factory.mktemp("complete"))
+
+
+@pytest.fixture(scope="module")
+def two_models_page(tmp_path_factory):
+    return _render(tmp_path_factory.mktemp("two"), models=("model-a", "model-b"))
+
+
+def test_six_headings_in_the_papers_order(complete_page):
+    page, _, _ = complete_page
+    assert re.findall(r"<h2>(.*?)</h2>", page) == TITLES
+    assert [m for m in re.findall(r'<section id="(\w+)">', page)] == [key for key, _ in SECTIONS]
+
+
+def test_missing_stages_are_stated_not_dropped(tmp_path):
+    page, _, _ = _render(tmp_path / "partial", models=("model-a",), complete=())
+    assert re.findall(r"<h2>(.*?)</h2>", page) == TITLES
+    ppl = _text(_section(page, "ppl"))
+    assert "Not run yet" in ppl and "model-a/ppl/lape.csv" in ppl
+    assert "Not run yet" in _text(_section(page, "ses"))
+    for key in ("generation", "steering"):  # configured in the fixture config, but no outputs
+        assert "Configured, not run yet." in _text(_section(page, key))
+    assert "Identified neurons" in page and "Table" in _text(_section(page, "neurons"))
+
+
+def test_unconfigured_stages_say_not_configured(tmp_path):
+    results, config = build_results(tmp_path / "results", complete=())
+    config["generation"] = {"methods": []}
+    config["steering"] = {"method": None}
+    page = render(collect(results, config), TEMPLATES, tmp_path / "index.html").read_text()
+    for key in ("generation", "steering"):
+        assert "Not configured / not run." in _text(_section(page, key))
+
+
+def test_empty_results_folder_still_renders_every_section(tmp_path):
+    config = {"languages": ["en", "fr"], "models": {"m": {"source": "random"}}}
+    page = render(collect(tmp_path / "nothing", config), TEMPLATES, tmp_path / "index.html").read_text()
+    assert re.findall(r"<h2>(.*?)</h2>", page) == TITLES
+    for key, _ in SECTIONS[1:]:
+        body = _text(_section(page, key))
+        assert "not run" in body.lower(), key
+    assert "<img" not in page
+
+
+def test_numbers_are_rounded(complete_page):
+    page, _, _ = complete_page
+    ppl = _cells(_section(page, "ppl"))
+    assert "10.35" in ppl  # baseline 10.3456
+    assert "15.52 (+50.00%)" in ppl  # 10.3456 x 1.5, relative change as %
+    assert "10.47 (+1.23%)" in ppl  # +1.23456 %
+    assert "40.50" in ppl  # ratio 0.5 / 0.0123456
+    ses = _cells(_section(page, "ses"))
+    assert "0.123" in ses and "0.323" in ses  # similarity, 3 decimals
+    gen = _cells(_section(page, "generation"))
+    assert "4.46" in gen and "1.34" in gen and "25.0%" in gen
+    steering = _cells(_section(page, "steering"))
+    assert "87.5%" in steering and "6.12" in steering and "3.14" in steering
+    long_decimals = [c for c in _cells(page) if re.search(r"\d\.\d{4,}", c)]
+    assert long_decimals == []
+    assert "10.3456" not in page
+
+
+def test_figures_are_inline_png_data_uris_with_captions(complete_page):
+    page, results, _ = complete_page
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    pngs = sorted(results.rglob("*.png"))
+    assert len(sources) == len(pngs) == 3 * len(METHODS) + 1
+    decoded = set()
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+        data = base64.b64decode(src.split(",", 1)[1])
+        assert data.startswith(b"\x89PNG\r\n\x1a\n")
+        decoded.add(data)
+    assert decoded == {p.read_bytes() for p in pngs}
+    figures = re.findall(r"<figure>\s*<img[^>]*>\s*<figcaption>(.*?)</figcaption>", page, re.S)
+    assert len(figures) == len(sources) and all(len(_text(c)) > 60 for c in figures)
+
+
+def test_no_network_references(complete_page):
+    page, _, _ = complete_page
+    assert not re.search(r"""(?:src|href|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//""", page, re.I)
+    assert not re.search(r"<link\b|<iframe\b|<object\b|<embed\b|@import|url\(", page, re.I)
+    assert not re.search(r"<script[^>]*\bsrc=", page, re.I)
+    assert all(h.startswith("#") for h in re.findall(r'href="([^"]*)"', page))
+
+
+def test_multiple_models_are_compared(two_models_page):
+    page, _, _ = two_models_page
+    for key in ("neurons", "ppl"):
+        section = _section(page, key)
+        head = re.search(r"<thead>(.*?)</thead>", section, re.S).group(1)
+        assert _cells(head)[0] == "Model"
+        first = _cells(re.search(r"<tbody>(.*?)</tbody>", section, re.S).group(1))
+        assert "model-a" in first and "model-b" in first
+        # each method: one block per model, side by side
+        grids = [part.split("<h3")[0] for part in section.split('<div class="models">')[1:]]
+        assert len(grids) == len(METHODS)
+        assert all(g.count('class="model-block"') == 2 for g in grids)
+    ses = _section(page, "ses")
+    per_layer = ses.split("Mean SES per layer")[1]
+    assert _cells(re.search(r"<thead>(.*?)</thead>", per_layer, re.S).group(1)) == ["Layer", "model-a", "model-b"]
+
+
+def test_provenance(complete_page, tmp_path):
+    page, results, config = complete_page
+    setup = _text(_section(page, "setup"))
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert hashlib.sha256(canonical.encode()).hexdigest() in setup
+    for name in ("torch version", "transformers version", "langneurons version", "snakemake version"):
+        assert name in setup
+    commit = re.search(r"Git commit (\S+)", setup).group(1)
+    assert commit == "unknown" or re.fullmatch(r"[0-9a-f]{40}", commit)
+    # wall time per stage, from the logs' first and last timestamps (a progress line sits between them)
+    cells = _cells(_section(page, "setup"))
+    i = cells.index("select_neurons")
+    assert cells[i + 1:i + 4] == ["model-a", "1", "2.5 s"]
+    i = cells.index("perplexity")
+    assert cells[i + 3] == "1 h 02 min"
+    # token counts per split and language
+    assert "1,024" in cells and "256" in cells and "1,000" in cells
+
+
+def test_model_output_is_escaped(complete_page):
+    page, _, _ = complete_page
+    assert HOSTILE_ANSWER not in page and "<script>alert" not in page
+    assert "&lt;script&gt;alert" in page
+    assert "\x07" not in page
+
+
+def test_judge_note(complete_page, tmp_path):
+    page, _, _ = complete_page
+    assert "GPT-4" in _text(_section(page, "generation")) and "local judge" in _text(_section(page, "generation"))
+    results, config = build_results(tmp_path / "results", judge=False)
+    page = render(collect(results, config), TEMPLATES, tmp_path / "index.html").read_text()
+    assert "no quality score" in _text(_section(page, "generation"))
+
+
+def test_square_crosslingual_table(tmp_path):
+    results, config = build_results(tmp_path / "results")
+    langs = config["languages"]
+    pd.DataFrame([[1.0 if s == t else 0.4 for t in langs] for s in langs], index=pd.Index(langs, name="source"),
+                 columns=langs).to_csv(results / "model-a" / "steering" / "crosslingual.csv")
+    page = render(collect(results, config), TEMPLATES, tmp_path / "index.html").read_text()
+    cells = _cells(_section(page, "steering"))
+    assert "40.0%" in cells and "100.0%" in cells
+
+
+def test_formatters():
+    assert report.fmt_ppl(12.3456) == "12.35"
+    assert report.fmt_pct(0.123456) == "+12.35%"
+    assert report.fmt_pct(-0.00001) == "0.00%"
+    assert report.fmt_pct(-0.25) == "-25.00%"
+    assert report.fmt_sim(0.98765) == "0.988"
+    assert report.fmt_sim(float("nan")) == "–"
+    assert report.fmt_share(0.875) == "87.5%"
+    assert report.fmt_int(1234567) == "1,234,567"
+    assert report.fmt_duration(2.5) == "2.5 s"
+    assert report.fmt_duration(125) == "2 min 05 s"
+    assert report.fmt_duration(3725) == "1 h 02 min"
+    assert report.fmt_float(-0.0001, 2) == "0.00"
+
+
+def test_captions_for_snakemakes_report_render():
+    from docutils.core import publish_parts
+    from jinja2 import Template
+
+    fake = types.SimpleNamespace(wildcards=types.SimpleNamespace(model="m"),
+                                 config={"corpus": {"valid_tokens": 256}, "selection": {"top_rate": 0.01},
+                                         "ses": {"max_items": 4, "items": "questions"}})
+    for kind in ("ppl", "layers", "overlap", "ses"):
+        text = Template((TEMPLATES / "captions" / f"{kind}.rst").read_text()).render(snakemake=fake)
+        with warnings.catch_warnings():  # docutils 0.22 renames writer_name, which snakemake still uses
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            body = publish_parts(text, writer_name="html",
+                                 settings_overrides={"report_level": 2, "halt_level": 2})["body"]
+        assert len(body) > 100 and "System Message" not in body
+
+
+def test_report_script_renders_with_a_snakemake_object(tmp_path):
+    results, config = build_results(tmp_path / "results")
+    out = tmp_path / "results" / "report" / "index.html"
+    fake = types.SimpleNamespace(
+        input=[], output=[str(out)], log=[str(tmp_path / "report.log")], threads=1, rule="report", wildcards={},
+        params=types.SimpleNamespace(config=config, results=str(results), templates=str(TEMPLATES)),
+    )
+    stderr, handlers = sys.stderr, logging.getLogger().handlers[:]
+    try:
+        runpy.run_path(str(REPO / "workflow" / "scripts" / "report.py"), init_globals={"snakemake": fake})
+    finally:
+        if sys.stderr is not stderr:
+            sys.stderr.close()
+        sys.stderr = stderr
+        logging.getLogger().handlers[:] = handlers
+    assert re.findall(r"<h2>(.*?)</h2>", out.read_text()) == TITLES
+    assert "written to" in (tmp_path / "report.log").read_text()
+
+
+def test_figure_missing_while_tables_exist(tmp_path):
+    results, config = build_results(tmp_path / "results")
+    (results / "model-a" / "figures" / "ppl_lape.png").unlink()
+    tiny_png(results / "model-a" / "figures" / "extra.png", "not referenced")
+    page = render(collect(results, config), TEMPLATES, tmp_path / "index.html").read_text()
+    assert "figure not made yet" in _text(_section(page, "ppl")) and "ppl_lape.png" in page
+    assert "15.52 (+50.00%)" in _cells(_section(page, "ppl"))
+
+
+def test_imported_neurons_against_lape(tmp_path):
+    results, config = build_results(tmp_path / "results")
+    rows = [{"language": lang, "layer": layer, "imported": 4, "lape": 4, "shared": 2, "jaccard": 1 / 3}
+            for lang in config["languages"] for layer in range(2)]
+    pd.DataFrame(rows).to_csv(results / "model-a" / "neurons" / "imported_vs_lape.csv", index=False)
+    page = render(collect(results, config), TEMPLATES, tmp_path / "index.html").read_text()
+    neurons = _section(page, "neurons")
+    assert "Published neurons against this run" in neurons
+    cells = _cells(neurons)
+    i = cells.index("en", cells.index("Jaccard"))
+    assert cells[i:i + 5] == ["en", "8", "8", "4", "0.333"]
