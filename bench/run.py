@@ -80,14 +80,18 @@ def main() -> None:
     def bare():
         base(input_ids=ids, use_cache=False)
 
+    recorder = StatsRecorder(layers, d_ff, lm.device)  # as in collect_stats: one per shard
+
     def count():
-        hooks.recorder = StatsRecorder(layers, d_ff, lm.device)
+        hooks.recorder = recorder
         base(input_ids=ids, use_cache=False)
+        recorder.flush(ids.numel())
         hooks.recorder = None
 
     def count_with_head():  # what counting through model(...) costs
-        hooks.recorder = StatsRecorder(layers, d_ff, lm.device)
+        hooks.recorder = recorder
         full(input_ids=ids, use_cache=False)
+        recorder.flush(ids.numel())
         hooks.recorder = None
 
     def plain_full():

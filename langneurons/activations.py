@@ -42,7 +42,7 @@ def collect_stats(
         for batch in tqdm(iter_batches(tokens, batch_size, shard, shards), total=total,
                           desc=f"counting shard {shard + 1}/{shards}", unit="batch", disable=not progress):
             base(input_ids=batch.to(lm.device), use_cache=False)
-            recorder.n += batch.numel()
+            recorder.flush(batch.numel())
     return {"n": recorder.n, "over_zero": recorder.over_zero.cpu(), "sum": recorder.sum.cpu()}
 
 

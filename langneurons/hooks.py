@@ -64,19 +64,31 @@ Plan = dict[int, list[Edit]]  # layer -> edits applied in order
 class StatsRecorder:
     """Per-layer count of activations > 0 and sum of activations, O(layers x d_ff).
 
-    Per batch the count is summed into int32 (exact: a batch holds far fewer than
-    2^31 tokens) and the sum in float32, both then added to int64 / float64 totals.
+    Each hook call adds into per-batch int32 / float32 buffers of the same dtype
+    as its reductions (no casts, two small kernels per layer); ``flush`` moves
+    them into the int64 / float64 totals once per batch. int32 is exact for a
+    batch (far fewer than 2^31 tokens).
     """
 
     def __init__(self, num_layers: int, num_neurons: int, device):
         self.over_zero = torch.zeros(num_layers, num_neurons, dtype=torch.int64, device=device)
         self.sum = torch.zeros(num_layers, num_neurons, dtype=torch.float64, device=device)
+        self._count = torch.zeros(num_layers, num_neurons, dtype=torch.int32, device=device)
+        self._sum = torch.zeros(num_layers, num_neurons, dtype=torch.float32, device=device)
         self.n = 0
 
     def record(self, layer: int, act: torch.Tensor) -> None:
         flat = act.reshape(-1, act.shape[-1])
-        self.over_zero[layer] += (flat > 0).sum(0, dtype=torch.int32)
-        self.sum[layer] += flat.sum(0, dtype=torch.float32)
+        self._count[layer] += (flat > 0).sum(0, dtype=torch.int32)
+        self._sum[layer] += flat.sum(0, dtype=torch.float32)
+
+    def flush(self, tokens: int) -> None:
+        """End of a batch of ``tokens`` tokens: add the batch buffers to the totals."""
+        self.over_zero += self._count
+        self.sum += self._sum
+        self._count.zero_()
+        self._sum.zero_()
+        self.n += tokens
 
 
 class NeuronHooks:
