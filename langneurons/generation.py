@@ -9,7 +9,7 @@ in ``langneurons/data/prompts``). Decoding is greedy with repetition penalty
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -65,17 +65,21 @@ def generate(lm: LoadedModel, prompts: list[str], max_new_tokens: int, batch_siz
     return answers
 
 
-def deactivation_conditions(neurons: Neurons, random_neurons: Neurons, languages: list[str]) -> dict[str, Callable[[int], Plan]]:
+def deactivation_conditions(neurons: Neurons, random_neurons: Neurons, languages: list[str]) -> dict[str, dict[str, Plan]]:
     """Paper's conditions: normal, random (random neurons matched to the question language), each language off.
 
-    Each value maps the question language's index to the plan for that question.
+    Returns condition -> question language -> plan. Conditions that apply one
+    plan to every question language share the plan object, so their prompts
+    are generated together in large batches.
     """
-    conditions: dict[str, Callable[[int], Plan]] = {
-        "normal": lambda q: {},
-        "random": lambda q: deactivation_plan(random_neurons[q]),
+    plain: Plan = {}
+    conditions = {
+        "normal": {lang: plain for lang in languages},
+        "random": {lang: deactivation_plan(random_neurons[q]) for q, lang in enumerate(languages)},
     }
-    for k, lang in enumerate(languages):
-        conditions[lang] = lambda q, k=k: deactivation_plan(neurons[k])
+    for k, off in enumerate(languages):
+        plan = deactivation_plan(neurons[k])
+        conditions[off] = {lang: plan for lang in languages}
     return conditions
 
 
@@ -91,20 +95,30 @@ def steering_plan(neurons: Neurons, means: torch.Tensor, source: int | None, tar
 
 def run_conditions(lm: LoadedModel, questions: dict[str, list[dict]], prompts: dict[str, list[str]],
                    plans: dict[str, dict[str, Plan]], gen_cfg: dict, meta: dict, progress=None) -> list[dict]:
-    """Generate for every (condition, question language) plan; one record per answer."""
+    """Generate for every (condition, question language) plan; one record per answer.
+
+    Question languages that share a plan object are generated together: on a
+    large vocabulary each decoding step reads the whole LM head, so fewer,
+    larger batches are much faster.
+    """
     records = []
     with NeuronHooks(lm) as hooks:
         for condition, per_lang in plans.items():
+            groups: dict[int, list[str]] = {}
             for lang, plan in per_lang.items():
-                hooks.set_plan(plan)
-                answers = generate(lm, prompts[lang], gen_cfg["max_new_tokens"], gen_cfg["batch_size"],
-                                   gen_cfg["repetition_penalty"], tuple(gen_cfg["stop"]))
+                groups.setdefault(id(plan), []).append(lang)
+            for langs in groups.values():
+                hooks.set_plan(per_lang[langs[0]])
+                batch = [p for lang in langs for p in prompts[lang]]
+                answers = iter(generate(lm, batch, gen_cfg["max_new_tokens"], gen_cfg["batch_size"],
+                                        gen_cfg["repetition_penalty"], tuple(gen_cfg["stop"])))
                 hooks.set_plan(None)
-                for q, prompt, answer in zip(questions[lang], prompts[lang], answers):
-                    records.append({**meta, "condition": condition, "language": lang, "question_id": q["id"],
-                                    "prompt": prompt, "answer": answer})
+                for lang in langs:
+                    for q, prompt in zip(questions[lang], prompts[lang]):
+                        records.append({**meta, "condition": condition, "language": lang, "question_id": q["id"],
+                                        "prompt": prompt, "answer": next(answers)})
                 if progress:
-                    progress.update(1)
+                    progress.update(len(langs))
     return records
 
 

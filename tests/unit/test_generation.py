@@ -68,9 +68,26 @@ def test_deactivation_conditions_follow_the_paper():
     random = [[torch.tensor([10 + k])] for k in range(3)]
     conditions = deactivation_conditions(neurons, random, ["en", "zh", "ja"])
     assert list(conditions) == ["normal", "random", "en", "zh", "ja"]
-    assert conditions["normal"](1) == {}
-    assert conditions["random"](2)[0][0].index.tolist() == [12]  # random set of the question's language
-    assert conditions["zh"](0)[0][0].index.tolist() == [1]
+    assert conditions["normal"]["zh"] == {}
+    assert conditions["random"]["ja"][0][0].index.tolist() == [12]  # random set of the question's language
+    assert conditions["zh"]["en"][0][0].index.tolist() == [1]
+    # one plan for every question language: generated together
+    assert conditions["zh"]["en"] is conditions["zh"]["ja"]
+
+
+def test_grouped_generation_keeps_records_aligned():
+    from langneurons.generation import run_conditions
+
+    lm = loaded("LlamaForCausalLM", num_layers=2, d_ff=48)
+    questions = {l: [{"id": f"q{i}"} for i in range(3)] for l in ("en", "zh")}
+    prompts = {l: [f"Q: {l} question {i}\nA:" for i in range(3)] for l in ("en", "zh")}
+    shared = {}
+    plans = {"normal": {"en": shared, "zh": shared}}
+    cfg = {"max_new_tokens": 4, "batch_size": 4, "repetition_penalty": 1.1, "stop": []}
+    records = run_conditions(lm, questions, prompts, plans, cfg, {"model": "m"})
+    assert [(r["language"], r["question_id"]) for r in records] == [(l, f"q{i}") for l in ("en", "zh") for i in range(3)]
+    alone = generate(lm, [prompts["zh"][1]], max_new_tokens=4, batch_size=1, stops=())
+    assert records[4]["prompt"] == prompts["zh"][1] and records[4]["answer"] == alone[0]
 
 
 @pytest.mark.parametrize("text, lang", [

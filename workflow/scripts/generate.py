@@ -16,8 +16,7 @@ template, instructions = load_template(cfg["template"]), load_instructions(cfg["
 questions = {lang: read_jsonl(path) for lang, path in zip(languages, snakemake.input.questions)}
 prompts = {lang: [build_prompt(template, q["question"], instructions.get(lang, "")) for q in questions[lang]]
            for lang in languages}
-conditions = deactivation_conditions(neurons, random_neurons, languages)
-plans = {name: {lang: plan_for(q) for q, lang in enumerate(languages)} for name, plan_for in conditions.items()}
+plans = deactivation_conditions(neurons, random_neurons, languages)
 meta = {"model": snakemake.wildcards.model, "method": snakemake.wildcards.method}
 with tqdm(total=len(plans) * len(languages), desc="conditions x languages") as bar:
     records = run_conditions(lm, questions, prompts, plans, cfg, meta, bar)

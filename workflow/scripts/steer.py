@@ -25,7 +25,8 @@ meta = {"model": snakemake.wildcards.model, "method": cfg["method"]}
 plans = {}
 if cfg["offtarget"]:
     if snakemake.params.with_normal:
-        plans["normal"] = {lang: {} for lang in languages}
+        plain = {}
+        plans["normal"] = {lang: plain for lang in languages}
     plans["steered"] = {lang: steering_plan(neurons, means, None, index[lang], mode, strength) for lang in languages}
 records = run_conditions(lm, questions, with_instruction, plans, gen, {**meta, "kind": "offtarget"},
                          tqdm(desc="off-target", total=sum(map(len, plans.values()))))
