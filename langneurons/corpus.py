@@ -24,6 +24,10 @@ import random
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,36 @@ DATA = resources.files("langneurons") / "data"
 def read_jsonl(path) -> list[dict]:
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+def write_jsonl(records, path: str | Path) -> None:
+    """One JSON object per line, written atomically (a crash leaves no half file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+def download(url: str, path: str | Path, hint: str) -> Path:
+    """Fetch ``url`` into ``path`` once (atomically); ``hint`` says what to do when offline."""
+    import urllib.request
+
+    path = Path(path)
+    if path.is_file():
+        return path
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            data = response.read()
+    except Exception as err:
+        raise RuntimeError(f"Could not download {url} ({err}). {hint}") from err
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
 
 
 def bundled_passages(lang: str) -> list[dict]:

@@ -120,13 +120,3 @@ def run_conditions(lm: LoadedModel, questions: dict[str, list[dict]], prompts: d
                 if progress:
                     progress.update(len(langs))
     return records
-
-
-def write_jsonl(records: list[dict], path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for r in records:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    tmp.replace(path)

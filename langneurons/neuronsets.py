@@ -77,16 +77,10 @@ def import_neurons(source: str, file_languages: list[str], languages: list[str],
     """
     path = Path(source)
     if "://" in source:
-        import urllib.request
+        from .corpus import download
 
-        path = Path(cache_dir) / Path(source.split("?")[0]).name
-        if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                urllib.request.urlretrieve(source, path.with_name(path.name + ".tmp"))
-            except Exception as err:
-                raise RuntimeError(f"could not download {source} ({err}); download it and set its local path") from err
-            path.with_name(path.name + ".tmp").replace(path)
+        path = download(source, Path(cache_dir) / Path(source.split("?")[0]).name,
+                        "Download the neuron file and set selection.imported.path to its local path.")
     if not path.is_file():
         raise FileNotFoundError(f"neuron file {path} does not exist (selection.imported.path)")
     neurons = load_neurons(path)

@@ -10,11 +10,9 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from pathlib import Path
 
-from .corpus import DATA, read_jsonl
+from .corpus import DATA, download, read_jsonl
 
 MVICUNA_URL = "https://raw.githubusercontent.com/RUCAIBox/Language-Specific-Neurons/main/data/mvicuna/{lang}.txt"
 
@@ -32,22 +30,8 @@ def _lines(path: Path) -> list[dict]:
 def fetch_mvicuna(lang: str, url_template: str, folder: str | Path) -> Path:
     """The mvicuna file for ``lang`` in ``folder``, downloaded if it is not there yet."""
     path = Path(folder) / f"{lang}.txt"
-    if path.is_file():
-        return path
-    url = url_template.format(lang=lang)
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            data = response.read()
-    except Exception as err:
-        raise RuntimeError(
-            f"Could not download the mvicuna questions for '{lang}' from {url} ({err}). "
-            f"Download that file by hand and put it at {path}, or use questions.source: bundled."
-        ) from err
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return path
+    return download(url_template.format(lang=lang), path,
+                    f"Download that file by hand and put it at {path}, or use questions.source: bundled.")
 
 
 def load_questions(cfg: dict, lang: str) -> list[dict]:
@@ -69,11 +53,3 @@ def load_questions(cfg: dict, lang: str) -> list[dict]:
     if not rows:
         raise ValueError(f"no questions for language '{lang}'")
     return rows[: cfg["max_questions"]] if cfg.get("max_questions") else rows
-
-
-def write_questions(rows: list[dict], path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")

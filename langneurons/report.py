@@ -326,7 +326,7 @@ def method_description(method: str, config: dict) -> str:
         "lave": "LAVE baseline: LAPE's procedure on mean activation values (clamped at 0) instead of probabilities.",
         "random": (f"Random baseline: neurons drawn at random (seed {sel.get('seed', 0)}) with LAPE's count per "
                    f"language and layer."),
-        "imported": (f"Imported: a published neuron file in the authors' format"
+        "imported": ("Imported: a published neuron file in the authors' format"
                      + (f" ({(sel.get('imported') or {}).get('path')})" if (sel.get("imported") or {}).get("path")
                         else "") + ", validated against the model and reordered to this run's languages."),
     }.get(method, f"{_label(method)} selection.")

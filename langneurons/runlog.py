@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 
 
 def start(snakemake) -> logging.Logger:
@@ -18,7 +17,6 @@ def start(snakemake) -> logging.Logger:
         sys.modules["torch"].set_num_threads(max(1, int(snakemake.threads)))
     log = logging.getLogger(f"langneurons.rule.{snakemake.rule}")
     log.info("rule %s, wildcards %s, threads %s", snakemake.rule, dict(snakemake.wildcards), snakemake.threads)
-    log.started = time.time()  # type: ignore[attr-defined]
     return log
 
 

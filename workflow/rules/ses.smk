@@ -7,6 +7,7 @@ rule ses:
     params:
         model=model_cfg,
         ses=config["ses"],
+        valid_topics=config["corpus"]["valid_topics"],
         languages=LANGS,
     threads: GPU_THREADS
     resources:

@@ -1,8 +1,6 @@
-import json
-
 from langneurons.corpus import read_jsonl
 from langneurons.evaluation import annotate_languages, condition_table, crosslingual_table, offtarget_table
-from langneurons.generation import write_jsonl
+from langneurons.corpus import write_jsonl
 from langneurons.judge import JudgeItem, make_judge
 from langneurons.runlog import load_for_rule, start
 

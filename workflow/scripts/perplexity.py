@@ -1,5 +1,3 @@
-from pathlib import Path
-
 from tqdm import tqdm
 
 from langneurons.corpus import load_tokens

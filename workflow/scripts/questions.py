@@ -1,7 +1,8 @@
-from langneurons.questions import load_questions, write_questions
+from langneurons.corpus import write_jsonl
+from langneurons.questions import load_questions
 from langneurons.runlog import start
 
 log = start(snakemake)
 rows = load_questions(snakemake.params.questions, snakemake.wildcards.lang)
-write_questions(rows, snakemake.output[0])
+write_jsonl(rows, snakemake.output[0])
 log.info("%d questions", len(rows))

@@ -10,7 +10,7 @@ for lang in snakemake.params.languages:
     if cfg["items"] == "questions":
         texts = [q["question"] for q in read_jsonl(DATA / "questions" / f"{lang}.jsonl")]
     else:
-        texts = bundled_documents(lang, "valid", 16)
+        texts = bundled_documents(lang, "valid", snakemake.params.valid_topics)
     pooled[lang] = pooled_states(lm, texts[: cfg["max_items"]], batch_size=snakemake.params.model["batch_size"])
     log.info("%s: pooled %d items", lang, len(pooled[lang]))
 table = ses_table(pooled)
