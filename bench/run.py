@@ -21,12 +21,14 @@ import json
 import platform
 import statistics
 import time
+from importlib import metadata
 from pathlib import Path
 
 import torch
 
 from langneurons.hooks import NeuronHooks, StatsRecorder, activation_plan, deactivation_plan
 from langneurons.models import load_prepared
+from peers import nnsight_counter, transformerlens_counter
 
 HERE = Path(__file__).resolve().parent
 
@@ -61,6 +63,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--seq", type=int, default=512)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    parser.add_argument("--no-peers", action="store_true", help="skip nnsight and TransformerLens even if installed")
     parser.add_argument("--out", default=str(HERE))
     args = parser.parse_args()
     if args.threads:
@@ -110,6 +113,31 @@ def main() -> None:
     variants = {"bare_forward_no_head": bare, "count_ours": count, "count_through_full_model": count_with_head,
                 "plain_forward_with_head": plain_full, "deactivated_forward_with_head": deactivated_full,
                 "steered_forward_with_head": steered_full}
+    peers, agreement = {}, {}
+    if not args.no_peers:
+        peers = {"count_nnsight": nnsight_counter(lm, ids),
+                 "count_transformerlens": None if args.config_json else transformerlens_counter(
+                     args.model, lambda: load_prepared(args.model, device=args.device, dtype=args.dtype), ids)}
+        missing = [name for name, peer in peers.items() if peer is None]
+        if missing:
+            print(f"not measured (package not installed, or --config-json for TransformerLens): {missing}")
+        peers = {name: peer for name, peer in peers.items() if peer is not None}
+    with torch.inference_mode():
+        # the same work: one batch counted by a peer gives our counts
+        for name, (peer_count, peer_counts) in peers.items():
+            ours = StatsRecorder(layers, d_ff, lm.device)
+            hooks.recorder = ours
+            base(input_ids=ids, use_cache=False)
+            ours.flush(ids.numel())
+            hooks.recorder = None
+            peer_count()
+            agreement[name] = {
+                "over_zero_max_abs_diff": int((peer_counts.over_zero.cpu() - ours.over_zero.cpu()).abs().max()),
+                "over_zero_share_equal": float((peer_counts.over_zero.cpu() == ours.over_zero.cpu()).double().mean()),
+                "sum_max_abs_diff": float((peer_counts.sum.cpu() - ours.sum.cpu()).abs().max()),
+            }
+            peer_counts.reset()
+            variants[name] = peer_count
     times = {name: [] for name in variants}
     with torch.inference_mode():
         for fn in variants.values():  # warm-up
@@ -120,10 +148,10 @@ def main() -> None:
     hooks.remove()
     median = {name: statistics.median(t) for name, t in times.items()}
     tokens = ids.numel()
+    counting = [name for name in variants if name.startswith("count_")]
     ratios = {
-        "count_ours / bare_forward_no_head (throughput)": median["bare_forward_no_head"] / median["count_ours"],
-        "count_through_full_model / bare_forward_no_head (throughput)":
-            median["bare_forward_no_head"] / median["count_through_full_model"],
+        **{f"{name} / bare_forward_no_head (throughput)": median["bare_forward_no_head"] / median[name]
+           for name in counting},
         "deactivated / plain forward (throughput)":
             median["plain_forward_with_head"] / median["deactivated_forward_with_head"],
         "steered / plain forward (throughput)":
@@ -133,25 +161,35 @@ def main() -> None:
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
                     "threads": torch.get_num_threads()},
-        "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__},
+        "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__,
+                     **{pkg: metadata.version(pkg) for pkg in ("nnsight", "transformer_lens") if
+                        f"count_{pkg.replace('_', '')}" in variants}},
         "model": args.config_json or args.model, "weights": "random" if args.config_json else "trained", "architecture": lm.adapter.architecture, "dtype": str(next(full.parameters()).dtype),
         "shape": [args.batch, args.seq], "reps": args.reps, "intervened_neurons": sum(len(i) for i in neurons),
         "median_seconds": median, "tokens_per_second": {n: tokens / s for n, s in median.items()},
-        "all_seconds": times, "ratios": ratios,
+        "all_seconds": times, "ratios": ratios, "peers_agree_with_ours": agreement,
+        "fastest_counting": min(counting, key=median.get),
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(result, indent=2))
+    targeted = ("count_ours /", "deactivated /", "steered /")
+    command = (f"python bench/run.py {'--config-json ' + args.config_json if args.config_json else '--model ' + args.model}"
+               f" --device {args.device} --dtype {args.dtype} --reps {args.reps} --batch {args.batch} --seq {args.seq}")
     lines = [
         "# Benchmark results", "",
-        f"Command: `python bench/run.py {'--config-json ' + args.config_json if args.config_json else '--model ' + args.model}"
-        f" --device {args.device} --dtype {args.dtype} --reps {args.reps} --batch {args.batch} --seq {args.seq}`", "",
-        f"Machine: {result['machine']}; torch {torch.__version__}; model {lm.adapter.architecture} "
+        f"Command: `{command}`", "",
+        f"Machine: {result['machine']}; versions {result['versions']}; model {lm.adapter.architecture} "
         f"({result['dtype']}), batch {args.batch} x {args.seq}, {args.reps} interleaved repetitions, medians.", "",
         "| variant | median s | tokens/s |", "| --- | --- | --- |",
         *[f"| {n} | {median[n]:.3f} | {tokens / median[n]:.0f} |" for n in variants], "",
         "| ratio | value | target |", "| --- | --- | --- |",
-        *[f"| {k} | {v:.3f} | {'>= 0.97' if 'full_model' not in k else '(reference)'} |" for k, v in ratios.items()],
+        *[f"| {k} | {v:.3f} | {'>= 0.97' if k.startswith(targeted) else '(reference)'} |" for k, v in ratios.items()],
+        "",
+        f"Fastest counting method: {result['fastest_counting']}.", "",
+        *[f"- {name} counted one batch like ours: over_zero equal for {a['over_zero_share_equal']:.4%} of neurons "
+          f"(largest difference {a['over_zero_max_abs_diff']} tokens), sums within {a['sum_max_abs_diff']:.2g}."
+          for name, a in agreement.items()],
         "",
     ]
     (out / "RESULTS.md").write_text("\n".join(lines))

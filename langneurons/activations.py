@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .corpus import count_batches, iter_batches
+from .batching import resolve_batch_size
+from .corpus import count_batches, iter_batches, shard_range
 from .hooks import NeuronHooks, StatsRecorder
 from .models import LoadedModel
 
@@ -27,19 +28,23 @@ log = logging.getLogger(__name__)
 
 @torch.inference_mode()
 def collect_stats(
-    lm: LoadedModel, tokens: dict, batch_size: int, shard: int = 0, shards: int = 1, progress: bool = True
+    lm: LoadedModel, tokens: dict, batch_size: int | str, shard: int = 0, shards: int = 1, progress: bool = True
 ) -> dict:
     """Count activations > 0 and sum them over one shard of a language's tokens.
 
     Runs the decoder without the LM head: the head's logits are not needed and
     on large-vocabulary models cost as much as the rest of the forward pass.
+    ``batch_size`` may be ``"auto"`` (the most sequences that fit the free GPU memory).
     """
     base = lm.base()
-    recorder = StatsRecorder(lm.num_layers, lm.num_neurons, lm.device)
-    total = count_batches(tokens, batch_size, shard, shards)
+    start, stop = shard_range(len(tokens["sequences"]), shard, shards)
     with NeuronHooks(lm) as hooks:
-        hooks.recorder = recorder
-        for batch in tqdm(iter_batches(tokens, batch_size, shard, shards), total=total,
+        hooks.recorder = StatsRecorder(lm.num_layers, lm.num_neurons, lm.device)  # scratch, for the probe
+        batch_size = resolve_batch_size(batch_size, lm, lambda ids: base(input_ids=ids, use_cache=False),
+                                        int(tokens["seq_len"]), stop - start)
+        recorder = hooks.recorder = StatsRecorder(lm.num_layers, lm.num_neurons, lm.device)
+        for batch in tqdm(iter_batches(tokens, batch_size, shard, shards),
+                          total=count_batches(tokens, batch_size, shard, shards),
                           desc=f"counting shard {shard + 1}/{shards}", unit="batch", disable=not progress):
             base(input_ids=batch.to(lm.device), use_cache=False)
             recorder.flush(batch.numel())

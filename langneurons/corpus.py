@@ -258,24 +258,22 @@ def load_tokens(path: str | Path) -> dict:
     return data
 
 
-def shard_range(n_sequences: int, batch_size: int, shard: int, shards: int) -> tuple[int, int]:
-    """Sequence range of one shard, cut at whole batches.
+def shard_range(n_sequences: int, shard: int, shards: int) -> tuple[int, int]:
+    """Sequence range of one shard: an even split, whatever batch size each job picks.
 
-    Cutting at batch boundaries makes every batch identical to the unsharded
-    run's, so merged shard statistics equal the unsharded ones exactly.
+    Jobs of one language may choose different batch sizes (``batch_size: auto``
+    on GPUs with different free memory), so the split must not depend on it;
+    every sequence is counted exactly once either way.
     """
     if not 0 <= shard < shards:
         raise ValueError(f"shard {shard} is outside 0..{shards - 1}")
-    n_batches = -(-n_sequences // batch_size)
-    start = shard * n_batches // shards * batch_size
-    stop = min(n_sequences, (shard + 1) * n_batches // shards * batch_size)
-    return start, stop
+    return shard * n_sequences // shards, (shard + 1) * n_sequences // shards
 
 
 def iter_batches(tokens: dict, batch_size: int, shard: int = 0, shards: int = 1) -> Iterator["torch.Tensor"]:
     """LongTensor batches [b, seq_len] of one shard; the remainder (if any) goes last, alone."""
     seqs = tokens["sequences"]
-    start, stop = shard_range(len(seqs), batch_size, shard, shards)
+    start, stop = shard_range(len(seqs), shard, shards)
     for i in range(start, stop, batch_size):
         yield seqs[i : min(i + batch_size, stop)].long()
     if shard == shards - 1 and tokens["remainder"].numel() > 0:
@@ -283,6 +281,6 @@ def iter_batches(tokens: dict, batch_size: int, shard: int = 0, shards: int = 1)
 
 
 def count_batches(tokens: dict, batch_size: int, shard: int = 0, shards: int = 1) -> int:
-    start, stop = shard_range(len(tokens["sequences"]), batch_size, shard, shards)
+    start, stop = shard_range(len(tokens["sequences"]), shard, shards)
     extra = int(shard == shards - 1 and tokens["remainder"].numel() > 0)
     return -(-(stop - start) // batch_size) + extra

@@ -13,26 +13,35 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from .batching import resolve_batch_size
 from .corpus import iter_batches
 from .hooks import NeuronHooks, deactivation_plan
 from .models import LoadedModel
 from .selection import Neurons
 
 
+CHUNK = 128  # positions per logits chunk
+
+
 @torch.inference_mode()
-def nll(lm: LoadedModel, tokens: dict, batch_size: int, chunk: int = 128) -> tuple[float, int]:
+def batch_nll(lm: LoadedModel, batch: torch.Tensor, chunk: int = CHUNK) -> float:
+    """Summed negative log-likelihood of every next token of one batch [b, seq] (on the model's device)."""
+    hidden = lm.base()(input_ids=batch, use_cache=False).last_hidden_state[:, :-1]
+    targets = batch[:, 1:].to(hidden.device)
+    total = 0.0
+    for start in range(0, hidden.shape[1], chunk):
+        logits = lm.adapter.logits(lm.model, hidden[:, start : start + chunk]).float()
+        total += F.cross_entropy(logits.flatten(0, 1), targets[:, start : start + chunk].flatten(),
+                                 reduction="sum").item()
+    return total
+
+
+def nll(lm: LoadedModel, tokens: dict, batch_size: int) -> tuple[float, int]:
     """Summed negative log-likelihood of every next token, and how many were predicted."""
-    base = lm.base()
     total, count = 0.0, 0
     for batch in iter_batches(tokens, batch_size):
-        batch = batch.to(lm.device)
-        hidden = base(input_ids=batch, use_cache=False).last_hidden_state[:, :-1]
-        targets = batch[:, 1:].to(hidden.device)
-        for start in range(0, hidden.shape[1], chunk):
-            logits = lm.adapter.logits(lm.model, hidden[:, start : start + chunk]).float()
-            total += F.cross_entropy(logits.flatten(0, 1), targets[:, start : start + chunk].flatten(),
-                                     reduction="sum").item()
-        count += targets.numel()
+        total += batch_nll(lm, batch.to(lm.device))
+        count += batch.shape[0] * (batch.shape[1] - 1)
     return total, count
 
 
@@ -43,15 +52,19 @@ def perplexity(lm: LoadedModel, tokens: dict, batch_size: int) -> float:
 
 def perplexity_matrix(
     lm: LoadedModel, valid: dict[str, dict], neuron_sets: dict[str, Neurons], languages: list[str],
-    batch_size: int, progress=None,
+    batch_size: int | str, progress=None,
 ) -> dict[str, pd.DataFrame]:
     """PPL per condition (rows: none, then each deactivated language) and evaluated language (columns).
 
     ``neuron_sets`` maps a method name to its neurons[lang][layer]; the
     ``none`` row is computed once and shared by every method. One model load
     serves all conditions: hooks switch the deactivated set between calls.
+    ``batch_size`` may be ``"auto"`` (the most sequences that fit the free GPU memory).
     """
     tables: dict[str, pd.DataFrame] = {}
+    seq_len = max(int(valid[lang]["seq_len"]) for lang in languages)
+    batch_size = resolve_batch_size(batch_size, lm, lambda ids: batch_nll(lm, ids), seq_len,
+                                    max(len(valid[lang]["sequences"]) for lang in languages))
     with NeuronHooks(lm) as hooks:
         none_row = {}
         for lang in languages:

@@ -42,10 +42,10 @@ METHOD_LABELS = {"lape": "LAPE", "lap": "LAP", "lave": "LAVE", "random": "Random
 PACKAGES = ["torch", "transformers", "langneurons", "snakemake"]
 # pipeline order of the rules' log folders; unknown stages follow alphabetically
 STAGE_ORDER = [
-    "prepare_model", "corpus", "tokenize", "count_activations", "merge_stats", "select_neurons", "perplexity",
-    "ses", "model_figures", "ses_figure", "generation", "judge", "steering",
+    "prepare_model", "corpus", "tokenize", "count_activations", "merge_stats", "select_neurons", "import_neurons",
+    "compare_neurons", "perplexity", "ses", "model_figures", "ses_figure", "questions", "generate", "steer", "judge",
+    "report",
 ]
-TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})")
 NOT_RUN = "not configured / not run"
 ANSWER_CHARS = 280
 PROMPT_CHARS = 120
@@ -115,6 +115,13 @@ def fmt_duration(seconds) -> str:
         return f"{minutes} min {sec:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+def fmt_mb(mb) -> str:
+    v = _num(mb)
+    if v is None:
+        return "–"
+    return f"{v / 1024:.2f} GiB" if v >= 1024 else f"{v:.0f} MB"
 
 
 def _truncate(text, limit: int) -> str:
@@ -246,41 +253,39 @@ def git_commit(*dirs) -> str:
     return "unknown"
 
 
-def _log_span(path: Path) -> tuple[_dt.datetime, _dt.datetime] | None:
-    """First and last timestamp of a rule log (progress bars may sit between them)."""
-    with path.open("rb") as fh:
-        head = fh.read(65536)
-        fh.seek(0, 2)
-        size = fh.tell()
-        fh.seek(max(0, size - 65536))
-        tail = fh.read()
-    stamps = []
-    for chunk in (head, tail):
-        for line in chunk.decode("utf-8", "replace").splitlines():
-            m = TIMESTAMP.match(line)
-            if m:
-                stamps.append(_dt.datetime.strptime(f"{m.group(1)}.{m.group(2)}", "%Y-%m-%d %H:%M:%S.%f"))
-    if not stamps:
+def _benchmark(path: Path) -> tuple[float, float | None] | None:
+    """Wall seconds and peak resident memory (MB) from a Snakemake benchmark file."""
+    try:
+        table = pd.read_csv(path, sep="\t")
+        seconds = float(table["s"].iloc[0])
+    except (OSError, ValueError, KeyError, IndexError, pd.errors.ParserError):
         return None
-    return min(stamps), max(stamps)
+    rss = pd.to_numeric(table.get("max_rss", pd.Series(dtype=float)), errors="coerce").max()
+    return seconds, None if pd.isna(rss) else float(rss)
 
 
-def stage_times(results: Path, models: list[str]) -> list[dict]:
-    """Wall time per stage (and model) from the rule logs under ``{results}/logs``."""
-    logs = results / "logs"
-    groups: dict[tuple[str, str], list[tuple[_dt.datetime, _dt.datetime]]] = {}
-    if not logs.is_dir():
+def stage_times(results: Path, models: list[str], skip: tuple[str, ...] = ("report",)) -> list[dict]:
+    """Wall time and peak memory per stage (and model), from the benchmark files under ``{results}/benchmarks``.
+
+    A benchmark file is written when its job ends: its modification time is the
+    job's end, minus its seconds its start. ``skip``: stages left out (the
+    report rule, while it runs, would see only an earlier run's file).
+    """
+    bench = results / "benchmarks"
+    groups: dict[tuple[str, str], list[tuple[_dt.datetime, _dt.datetime, float | None]]] = {}
+    if not bench.is_dir():
         return []
-    for path in sorted(logs.rglob("*.log")):
-        parts = path.relative_to(logs).parts
+    for path in sorted(bench.rglob("*.tsv")):
+        parts = path.relative_to(bench).parts
         stage = parts[0] if len(parts) > 1 else path.stem
-        if stage == "report":  # this very rule: still running
+        if stage in skip:
             continue
         names = list(parts[1:-1]) + [path.stem]
         model = next((n for n in names if n in models), "")
-        span = _log_span(path)
-        if span:
-            groups.setdefault((stage, model), []).append(span)
+        measured = _benchmark(path)
+        if measured:
+            end = _dt.datetime.fromtimestamp(path.stat().st_mtime)
+            groups.setdefault((stage, model), []).append((end - _dt.timedelta(seconds=measured[0]), end, measured[1]))
 
     def order(key):
         stage, model = key
@@ -289,11 +294,13 @@ def stage_times(results: Path, models: list[str]) -> list[dict]:
 
     rows = []
     for key in sorted(groups, key=order):
-        spans = groups[key]
-        start, end = min(s for s, _ in spans), max(e for _, e in spans)
-        rows.append({"stage": key[0], "model": key[1], "jobs": len(spans),
-                     "job_seconds": sum((e - s).total_seconds() for s, e in spans),
-                     "elapsed_seconds": (end - start).total_seconds(), "start": start, "end": end})
+        jobs = groups[key]
+        start, end = min(s for s, _, _ in jobs), max(e for _, e, _ in jobs)
+        peaks = [m for _, _, m in jobs if m is not None]
+        rows.append({"stage": key[0], "model": key[1], "jobs": len(jobs),
+                     "job_seconds": sum((e - s).total_seconds() for s, e, _ in jobs),
+                     "elapsed_seconds": (end - start).total_seconds(), "start": start, "end": end,
+                     "peak_mb": max(peaks) if peaks else None})
     return rows
 
 
@@ -453,22 +460,26 @@ def setup_section(results: Path, config: dict, models: list[str], langs: list[st
 
     times = stage_times(results, models)
     stage_rows = [[r["stage"], r["model"] or "–", num(r["jobs"]), num(fmt_duration(r["job_seconds"])),
-                   num(fmt_duration(r["elapsed_seconds"])), r["start"].strftime("%Y-%m-%d %H:%M:%S")]
+                   num(fmt_duration(r["elapsed_seconds"])), num(fmt_mb(r["peak_mb"])),
+                   r["start"].strftime("%Y-%m-%d %H:%M:%S")]
                   for r in times]
     if times:
         start, end = min(r["start"] for r in times), max(r["end"] for r in times)
+        peaks = [r["peak_mb"] for r in times if r["peak_mb"] is not None]
         stage_rows.append([cell("whole run", "total"), cell("", "total"), num(sum(r["jobs"] for r in times), "total"),
                            num(fmt_duration(sum(r["job_seconds"] for r in times)), "total"),
                            num(fmt_duration((end - start).total_seconds()), "total"),
+                           num(fmt_mb(max(peaks) if peaks else None), "total"),
                            cell(start.strftime("%Y-%m-%d %H:%M:%S"), "total")])
     stages_table = table(
-        ["Stage (rule)", "Model", "Jobs", "Job time (sum)", "Elapsed", "First start"], stage_rows,
-        "Wall time per stage, from the first and last timestamp of each job's log under logs/. Job time adds the "
-        "jobs up; elapsed runs from the first job's start to the last job's end (jobs may overlap).",
+        ["Stage (rule)", "Model", "Jobs", "Job time (sum)", "Elapsed", "Peak memory", "First start"], stage_rows,
+        "Wall time and peak memory per stage, from Snakemake's benchmark files under benchmarks/. Job time adds "
+        "the jobs up; elapsed runs from the first job's start to the last job's end (jobs may overlap); peak "
+        "memory is the largest resident set size of any one job (host memory, not GPU memory).",
     ) if times else None
+    missing = None if times else f"no benchmark files under {_rel(results / 'benchmarks', results)}"
     return {"models_table": models_table, "settings_table": settings_table, "tokens": tokens,
-            "stages_table": stages_table,
-            "stages_missing": None if times else f"no rule logs under {_rel(results / 'logs', results)}"}, arch
+            "stages_table": stages_table, "stages_missing": missing}, arch
 
 
 def neurons_section(results: Path, config: dict, models: list[str], langs: list[str], arch: dict) -> dict:

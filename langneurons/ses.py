@@ -16,18 +16,30 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from .batching import resolve_batch_size
 from .models import LoadedModel
 
 
+def _hidden_states(lm: LoadedModel, ids: torch.Tensor, attention: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    return lm.base()(input_ids=ids.to(lm.device), attention_mask=attention.to(lm.device),
+                     output_hidden_states=True, use_cache=False).hidden_states
+
+
 @torch.inference_mode()
-def pooled_states(lm: LoadedModel, texts: list[str], batch_size: int = 8) -> torch.Tensor:
-    """Mean-pooled hidden states [items, layers + 1, hidden] (float32)."""
+def pooled_states(lm: LoadedModel, texts: list[str], batch_size: int | str = 8) -> torch.Tensor:
+    """Mean-pooled hidden states [items, layers + 1, hidden] (float32).
+
+    ``batch_size`` may be ``"auto"`` (the most items of the longest length that fit the free GPU memory).
+    """
     tok = lm.tokenizer
     pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
     specials = {i for i in (tok.bos_token_id,) if i is not None}
+    encoded_all = [tok(t).input_ids for t in texts]
+    batch_size = resolve_batch_size(batch_size, lm, lambda ids: _hidden_states(lm, ids, torch.ones_like(ids)),
+                                    max(map(len, encoded_all), default=1), len(texts))
     out = []
     for start in range(0, len(texts), batch_size):
-        encoded = [tok(t).input_ids for t in texts[start : start + batch_size]]
+        encoded = encoded_all[start : start + batch_size]
         width = max(map(len, encoded))
         ids = torch.full((len(encoded), width), pad, dtype=torch.long)
         attention = torch.zeros_like(ids)
@@ -37,10 +49,8 @@ def pooled_states(lm: LoadedModel, texts: list[str], batch_size: int = 8) -> tor
         content = attention.clone()
         for special in specials:
             content[ids == special] = 0
-        hidden = lm.base()(input_ids=ids.to(lm.device), attention_mask=attention.to(lm.device),
-                           output_hidden_states=True, use_cache=False).hidden_states
-        states = torch.stack([h.float().cpu() for h in hidden], dim=1)  # [b, layers + 1, pos, d]
-        out.append(mean_pool(states, content))
+        states = torch.stack([h.float().cpu() for h in _hidden_states(lm, ids, attention)], dim=1)
+        out.append(mean_pool(states, content))  # states [b, layers + 1, pos, d]
     return torch.cat(out)
 
 

@@ -1,4 +1,4 @@
-"""Small, hand-made results folders for the report tests (CSVs, tiny PNGs, stats, tokens, logs).
+"""Small, hand-made results folders for the report tests (CSVs, tiny PNGs, stats, tokens, benchmark files).
 
 ``build_results(root, models, complete)`` writes every stage's outputs for the
 models in ``complete`` and only the neuron stage (tables, figures, statistics,
@@ -10,7 +10,9 @@ as ``+1.23%``, a similarity of ``0.123456`` as ``0.123``.
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
 from pathlib import Path
 
 import matplotlib
@@ -38,11 +40,13 @@ def tiny_png(path: Path, label: str) -> None:
     plt.close(fig)
 
 
-def _write_log(path: Path, start: str, end: str, rule: str) -> None:
+def _write_benchmark(path: Path, end: str, seconds: float, max_rss: float) -> None:
+    """A Snakemake benchmark file of a job that ended at ``end`` (its modification time)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{start} langneurons.rule.{rule} INFO: rule {rule}, wildcards {{}}, threads 1\n"
-                    f"progress:  50%|#####     | 1/2\rprogress: 100%|##########| 2/2\n"
-                    f"{end} langneurons.rule.{rule} INFO: done\n")
+    path.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+                    f"{seconds:.2f}\t0:00:00\t{max_rss:.2f}\t0\t0\t0\t0\t0\t0\t0\n")
+    stamp = datetime.datetime.strptime(end, "%Y-%m-%d %H:%M:%S.%f").timestamp()
+    os.utime(path, (stamp, stamp))
 
 
 def _neurons(mdir: Path, langs: list[str], methods: list[str], seed: int) -> None:
@@ -181,17 +185,16 @@ def build_results(root, models=("model-a",), complete=None, languages=None, judg
     for k, model in enumerate(models):
         mdir = results / model
         _neurons(mdir, langs, METHODS, seed=k)
-        _write_log(results / "logs" / "select_neurons" / model / "lape.log",
-                   "2026-01-01 10:00:00,000", "2026-01-01 10:00:02,500", "select_neurons")
+        _write_benchmark(results / "benchmarks" / "select_neurons" / model / "lape.tsv",
+                         "2026-01-01 10:00:02.500", 2.5, 812.0)
         if model in complete:
             _ppl(mdir, langs, METHODS)
             _ses(mdir, langs)
             _generation(mdir, langs, ["lape", "random"])
             _steering(mdir, langs)
-            _write_log(results / "logs" / "perplexity" / f"{model}.log",
-                       "2026-01-01 10:01:00,000", "2026-01-01 11:03:05,000", "perplexity")
+            _write_benchmark(results / "benchmarks" / "perplexity" / f"{model}.tsv",
+                             "2026-01-01 11:03:05.000", 3725.0, 3481.6)
     if complete:
         tiny_png(results / "figures" / "ses.png", "ses")
-        _write_log(results / "logs" / "ses_figure.log", "2026-01-01 11:04:00,000", "2026-01-01 11:04:01,250",
-                   "ses_figure")
+        _write_benchmark(results / "benchmarks" / "ses_figure.tsv", "2026-01-01 11:04:01.250", 1.25, 150.0)
     return results, config

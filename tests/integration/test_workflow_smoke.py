@@ -63,12 +63,20 @@ def test_shards_merge_into_language_stats(smoke_run):
         assert torch.equal(merged["sum"], again["sum"])
 
 
-def test_every_rule_logged(smoke_run):
+def test_every_rule_logged_and_benchmarked(smoke_run):
+    from langneurons.report import stage_times
+
     cfg, results, _, _ = smoke_run
+    expected = {"prepare_model", "corpus", "tokenize", "count_activations", "merge_stats", "select_neurons",
+                "perplexity", "ses", "model_figures", "questions", "generate", "steer", "judge"}
     logs = list((results.parent / "logs").rglob("*.log"))
-    rules = {p.relative_to(results.parent / "logs").parts[0] for p in logs}
-    assert {"prepare_model", "corpus", "tokenize", "count_activations", "merge_stats", "select_neurons",
-            "perplexity", "ses", "model_figures", "questions", "generate", "steer", "judge"} <= rules
+    assert expected <= {p.relative_to(results.parent / "logs").parts[0] for p in logs}
+    # time and peak memory of every job, as the report and bench/pipeline.py read them
+    stages = {s["stage"]: s for s in stage_times(results.parent, list(cfg["models"]), skip=())}
+    assert expected | {"report"} <= set(stages)
+    assert stages["count_activations"]["jobs"] == len(cfg["languages"]) * cfg["counting"]["shards"]
+    assert all(s["job_seconds"] > 0 and s["peak_mb"] < 8192 for s in stages.values())
+    assert all(stages[rule]["peak_mb"] > 100 for rule in ("count_activations", "perplexity", "generate"))  # torch
 
 
 def test_rerun_has_nothing_to_do(smoke_run):

@@ -46,22 +46,26 @@ def test_counts_equal_direct_count(tiny_llama):
 
 
 @pytest.mark.parametrize("shards", [2, 3, 4])
-def test_merged_shards_equal_unsharded_exactly(tiny_llama, shards):
+def test_merged_shards_equal_unsharded(tiny_llama, shards):
     tokens = token_file(n_seq=11)
     whole = collect_stats(tiny_llama, tokens, batch_size=2, progress=False)
-    parts = [collect_stats(tiny_llama, tokens, 2, shard, shards, progress=False) for shard in range(shards)]
+    # each shard job may pick its own batch size (batch_size: auto on different GPUs)
+    parts = [collect_stats(tiny_llama, tokens, 1 + shard, shard, shards, progress=False) for shard in range(shards)]
     merged = merge_stats(parts)
     assert merged["n"] == whole["n"]
     assert torch.equal(merged["over_zero"], whole["over_zero"])
-    assert torch.equal(merged["sum"], whole["sum"])
+    torch.testing.assert_close(merged["sum"], whole["sum"], rtol=1e-6, atol=1e-6)  # float32 batch partials
 
 
 def test_shards_cover_every_sequence_once():
-    for n, bs, k in [(11, 2, 3), (4, 4, 3), (100, 7, 8), (1, 1, 1)]:
-        ranges = [shard_range(n, bs, s, k) for s in range(k)]
+    for n, k in [(11, 3), (4, 3), (100, 8), (1, 1), (2, 5)]:
+        ranges = [shard_range(n, s, k) for s in range(k)]
         covered = [i for a, b in ranges for i in range(a, b)]
         assert covered == list(range(n))
-        assert all(a % bs == 0 for a, _ in ranges)
+        sizes = [b - a for a, b in ranges]
+        assert max(sizes) - min(sizes) <= 1
+    with pytest.raises(ValueError, match="outside"):
+        shard_range(10, 3, 3)
 
 
 def test_files_round_trip_and_authors_format(tmp_path, tiny_llama):

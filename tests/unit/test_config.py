@@ -41,6 +41,8 @@ def test_defaults_are_the_papers():
         (lambda c: c["selection"].update(methods=["lape", "magic"]), "selection.methods.1", "magic"),
         (lambda c: c["models"]["gemma3-270m"].update(seq_len=-5), "models.gemma3-270m.seq_len", "-5"),
         (lambda c: c["models"]["gemma3-270m"].update(sorce="hf"), "models.gemma3-270m", "sorce"),
+        (lambda c: c["models"]["gemma3-270m"].update(batch_size="big"), "models.gemma3-270m.batch_size", "big"),
+        (lambda c: c["models"]["gemma3-270m"].update(batch_size=0), "models.gemma3-270m.batch_size", "0"),
         (lambda c: c["corpus"].update(source="web"), "corpus.source", "web"),
         (lambda c: c.update(languages=["en"]), "languages", "short"),
     ],

@@ -158,12 +158,15 @@ def test_provenance(complete_page, tmp_path):
         assert name in setup
     commit = re.search(r"Git commit (\S+)", setup).group(1)
     assert commit == "unknown" or re.fullmatch(r"[0-9a-f]{40}", commit)
-    # wall time per stage, from the logs' first and last timestamps (a progress line sits between them)
+    # wall time and peak memory per stage, from Snakemake's benchmark files
     cells = _cells(_section(page, "setup"))
     i = cells.index("select_neurons")
     assert cells[i + 1:i + 4] == ["model-a", "1", "2.5 s"]
+    assert cells[i + 5] == "812 MB"
     i = cells.index("perplexity")
-    assert cells[i + 3] == "1 h 02 min"
+    assert cells[i + 3] == "1 h 02 min" and cells[i + 5] == "3.40 GiB"
+    i = cells.index("whole run")
+    assert cells[i + 4] == "1 h 04 min" and cells[i + 5] == "3.40 GiB"  # 10:00:00 to 11:04:01.25
     # token counts per split and language
     assert "1,024" in cells and "256" in cells and "1,000" in cells
 

@@ -15,6 +15,8 @@ rule count_activations:
         runtime=runtime,
     log:
         os.path.join(RESULTS, "logs", "count_activations", "{model}", "{lang}.{shard}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "count_activations", "{model}", "{lang}.{shard}.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:
@@ -29,6 +31,8 @@ rule merge_stats:
         os.path.join(RESULTS, "{model}", "stats", "{lang}.pt"),
     log:
         os.path.join(RESULTS, "logs", "merge_stats", "{model}", "{lang}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "merge_stats", "{model}", "{lang}.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:

@@ -7,6 +7,8 @@ rule corpus:
         corpus=corpus_source(),
     log:
         os.path.join(RESULTS, "logs", "corpus", "{lang}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "corpus", "{lang}.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:
@@ -25,6 +27,8 @@ rule tokenize:
         budget=token_budget,
     log:
         os.path.join(RESULTS, "logs", "tokenize", "{model}", "{lang}.{split}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "tokenize", "{model}", "{lang}.{split}.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:

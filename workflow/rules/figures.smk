@@ -39,6 +39,8 @@ rule model_figures:
         outdir=figure_dir,
     log:
         os.path.join(RESULTS, "logs", "model_figures", "{model}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "model_figures", "{model}.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:
@@ -60,6 +62,8 @@ rule ses_figure:
         models=MODELS,
     log:
         os.path.join(RESULTS, "logs", "ses_figure.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "ses_figure.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:

@@ -6,6 +6,8 @@ rule questions:
         questions=config["questions"],
     log:
         os.path.join(RESULTS, "logs", "questions", "{lang}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "questions", "{lang}.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:
@@ -32,6 +34,8 @@ rule generate:
         runtime=runtime,
     log:
         os.path.join(RESULTS, "logs", "generate", "{model}", "{method}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "generate", "{model}", "{method}.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:
@@ -60,6 +64,8 @@ rule steer:
         runtime=runtime,
     log:
         os.path.join(RESULTS, "logs", "steer", "{model}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "steer", "{model}.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:
@@ -93,6 +99,8 @@ rule judge:
         openai_api=judge_api_slots,
     log:
         os.path.join(RESULTS, "logs", "judge", "{model}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "judge", "{model}.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:

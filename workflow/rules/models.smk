@@ -6,6 +6,8 @@ rule prepare_model:
         spec=model_cfg,
     log:
         os.path.join(RESULTS, "logs", "prepare_model", "{model}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "prepare_model", "{model}.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:

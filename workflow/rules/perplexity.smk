@@ -24,6 +24,8 @@ rule perplexity:
         runtime=runtime,
     log:
         os.path.join(RESULTS, "logs", "perplexity", "{model}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "perplexity", "{model}.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:

@@ -9,6 +9,8 @@ rule report:
         templates=os.path.join(workflow.basedir, "report"),
     log:
         os.path.join(RESULTS, "logs", "report.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "report.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:

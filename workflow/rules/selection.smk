@@ -14,6 +14,8 @@ rule select_neurons:
         languages=LANGS,
     log:
         os.path.join(RESULTS, "logs", "select_neurons", "{model}", "{method}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "select_neurons", "{model}", "{method}.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:
@@ -35,6 +37,8 @@ rule import_neurons:
         downloads=os.path.join(config["resources_dir"], "neurons"),
     log:
         os.path.join(RESULTS, "logs", "import_neurons", "{model}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "import_neurons", "{model}.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:
@@ -52,6 +56,8 @@ rule compare_neurons:
         languages=LANGS,
     log:
         os.path.join(RESULTS, "logs", "compare_neurons", "{model}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "compare_neurons", "{model}.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:

@@ -16,6 +16,8 @@ rule ses:
         runtime=runtime,
     log:
         os.path.join(RESULTS, "logs", "ses", "{model}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "ses", "{model}.tsv"),
     conda:
         "../../envs/langneurons.yaml"
     script:
