@@ -1,4 +1,4 @@
-"""GPU path check (bf16, SDPA, CUDA): counting, deactivation, perplexity and generation run and agree.
+"""GPU path check (bf16, SDPA, CUDA): counting, deactivation, perplexity, auto batch sizes and generation.
 
     python bench/gpu_check.py --config-json bench/gemma3-270m.config.json --out bench/gpu
 
@@ -16,9 +16,10 @@ from pathlib import Path
 import torch
 
 from langneurons.activations import collect_stats
+from langneurons.batching import resolve_batch_size
 from langneurons.generation import generate
 from langneurons.hooks import NeuronHooks, deactivation_plan
-from langneurons.perplexity import perplexity
+from langneurons.perplexity import batch_nll, perplexity
 
 from run import random_weights  # bench/run.py
 
@@ -63,6 +64,17 @@ def main() -> None:
     report["deactivated_max_abs"] = seen["a"]
     report["ppl_plain"] = perplexity(lm, tokens, 8)
     report["ppl_deactivated"] = dead
+
+    # batch_size auto: the probed batch of each stage's step runs, and how much memory it took
+    for name, step, seq in [("counting", lambda ids: lm.base()(input_ids=ids, use_cache=False), 4096),
+                            ("perplexity", lambda ids: batch_nll(lm, ids), 4096)]:
+        batch = resolve_batch_size("auto", lm, step, seq, limit=10_000)
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        with torch.inference_mode():
+            step(torch.randint(10, 20000, (batch, seq), device="cuda"))
+        report[f"auto_batch_{name}_x{seq}"] = batch
+        report[f"auto_batch_{name}_peak_share_of_card"] = torch.cuda.max_memory_allocated() / torch.cuda.mem_get_info()[1]
 
     # batched generation with left padding + hooks
     lm.tokenizer.padding_side = "left"
