@@ -1,5 +1,6 @@
 """The whole workflow on configs/smoke.yaml (tiny random model, tiny budgets), end to end."""
 
+import re
 import subprocess
 import time
 
@@ -85,6 +86,28 @@ def test_rerun_has_nothing_to_do(smoke_run):
                          capture_output=True, text=True)
     assert run.returncode == 0
     assert "Nothing to be done" in run.stdout + run.stderr
+
+
+def _dry_run_with_model_settings(smoke_run, tmp_path, **settings) -> set[str]:
+    """The rules a dry run would run after changing ``settings`` of every model."""
+    cfg, _, _, _ = smoke_run
+    changed = {**cfg, "models": {name: {**model, **settings} for name, model in cfg["models"].items()}}
+    path = tmp_path / "changed.yaml"
+    path.write_text(yaml.safe_dump(changed))
+    run = subprocess.run(["snakemake", "-n", "--cores", "2", "--configfile", str(path)], cwd=REPO,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return set(re.findall(r"^(?:local)?rule (\w+):", run.stdout + run.stderr, flags=re.M))
+
+
+def test_run_settings_do_not_redo_finished_work(smoke_run, tmp_path):
+    # batch size, placement and cluster resources say how a job runs, not what it computes
+    rules = _dry_run_with_model_settings(smoke_run, tmp_path, batch_size=2, device_map="auto", gpus=2,
+                                         mem_mb=64000, runtime=600)
+    assert rules <= {"report", "all"}  # the report records the whole config (3 s)
+    # a setting that changes the results still reruns what depends on it
+    rules = _dry_run_with_model_settings(smoke_run, tmp_path, seq_len=32)
+    assert {"tokenize", "count_activations", "perplexity"} <= rules and "prepare_model" not in rules
 
 
 def test_generation_and_steering_tables(smoke_run):

@@ -47,8 +47,21 @@ localrules:
     questions,
 
 
+# Model settings that only say how a job runs, not what it computes: they are
+# left out of the params (Snakemake's rerun trigger), so tuning them on a
+# cluster redoes nothing already computed. Scripts read them from the config.
+RUN_SETTINGS = ("batch_size", "device_map", "gpus", "mem_mb", "runtime")
+# The settings that decide which weights prepare_model writes.
+PREPARE_SETTINGS = ("source", "path", "revision", "trust_remote_code", "random")
+
+
 def model_cfg(wildcards):
-    return config["models"][wildcards.model]
+    """The model settings that change a model job's results."""
+    return {k: v for k, v in config["models"][wildcards.model].items() if k not in RUN_SETTINGS}
+
+
+def model_spec(wildcards):
+    return {k: v for k, v in config["models"][wildcards.model].items() if k in PREPARE_SETTINGS}
 
 
 def seq_len(wildcards):

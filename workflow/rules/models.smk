@@ -3,7 +3,7 @@ rule prepare_model:
     output:
         os.path.join(config["resources_dir"], "models", "{model}", "model.json"),
     params:
-        spec=model_cfg,
+        spec=model_spec,
     log:
         os.path.join(RESULTS, "logs", "prepare_model", "{model}.log"),
     benchmark:

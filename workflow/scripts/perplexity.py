@@ -3,7 +3,7 @@ from tqdm import tqdm
 from langneurons.corpus import load_tokens
 from langneurons.neuronsets import load_neurons, validate_neurons
 from langneurons.perplexity import perplexity_matrix, ppl_change, specificity
-from langneurons.runlog import load_for_rule, start
+from langneurons.runlog import load_for_rule, run_settings, start
 
 log = start(snakemake)
 languages, methods = snakemake.params.languages, snakemake.params.methods
@@ -15,7 +15,7 @@ for method, path in zip(methods, snakemake.input.neurons):
     validate_neurons(neuron_sets[method], languages, lm.num_layers, lm.num_neurons, path)
 total = len(languages) * (1 + len(languages) * len(methods))
 with tqdm(total=total, desc="perplexity evaluations", unit="eval") as bar:
-    tables = perplexity_matrix(lm, valid, neuron_sets, languages, snakemake.params.model["batch_size"], bar)
+    tables = perplexity_matrix(lm, valid, neuron_sets, languages, run_settings(snakemake)["batch_size"], bar)
 for method, out, delta, spec in zip(methods, snakemake.output.ppl, snakemake.output.delta,
                                     snakemake.output.specificity):
     table = tables[method]
