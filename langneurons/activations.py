@@ -38,10 +38,9 @@ def collect_stats(
     """
     base = lm.base()
     start, stop = shard_range(len(tokens["sequences"]), shard, shards)
+    batch_size = resolve_batch_size(batch_size, lm, lambda ids: base(input_ids=ids, use_cache=False),
+                                    int(tokens["seq_len"]), stop - start)
     with NeuronHooks(lm) as hooks:
-        hooks.recorder = StatsRecorder(lm.num_layers, lm.num_neurons, lm.device)  # scratch, for the probe
-        batch_size = resolve_batch_size(batch_size, lm, lambda ids: base(input_ids=ids, use_cache=False),
-                                        int(tokens["seq_len"]), stop - start)
         recorder = hooks.recorder = StatsRecorder(lm.num_layers, lm.num_neurons, lm.device)
         for batch in tqdm(iter_batches(tokens, batch_size, shard, shards),
                           total=count_batches(tokens, batch_size, shard, shards),

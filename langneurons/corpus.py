@@ -40,15 +40,18 @@ def read_jsonl(path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def write_jsonl(records, path: str | Path) -> None:
-    """One JSON object per line, written atomically (a crash leaves no half file)."""
+def write_jsonl(records: Iterable[dict], path: str | Path) -> int:
+    """One JSON object per line, written atomically (a crash leaves no half file); returns how many."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
+    n = 0
     with open(tmp, "w", encoding="utf-8") as fh:
         for r in records:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+            n += 1
     tmp.replace(path)
+    return n
 
 
 def download(url: str, path: str | Path, hint: str) -> Path:
@@ -174,16 +177,11 @@ def write_documents(docs: Iterable[str], out_path: str | Path, progress: bool = 
     from tqdm import tqdm
 
     out_path = Path(out_path)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    n = 0
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for text in tqdm(docs, desc=f"documents {out_path.name}", unit="doc", disable=not progress):
-            fh.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
-            n += 1
+    docs = tqdm(docs, desc=f"documents {out_path.name}", unit="doc", disable=not progress)
+    n = write_jsonl(({"text": text} for text in docs), out_path)
     if n == 0:
-        tmp.unlink()
+        out_path.unlink()
         raise RuntimeError(f"no documents for {out_path}: the corpus source returned nothing")
-    tmp.replace(out_path)
     return n
 
 

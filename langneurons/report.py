@@ -40,7 +40,7 @@ SECTIONS = [
 ALL_METHODS = ["lape", "lap", "lave", "random"]
 METHOD_LABELS = {"lape": "LAPE", "lap": "LAP", "lave": "LAVE", "random": "Random", "imported": "Imported"}
 PACKAGES = ["torch", "transformers", "langneurons", "snakemake"]
-# pipeline order of the rules' log folders; unknown stages follow alphabetically
+# pipeline order of the rules (benchmark folders); unknown stages follow alphabetically
 STAGE_ORDER = [
     "prepare_model", "corpus", "tokenize", "count_activations", "merge_stats", "select_neurons", "import_neurons",
     "compare_neurons", "perplexity", "ses", "model_figures", "ses_figure", "questions", "generate", "steer", "judge",

@@ -1,8 +1,8 @@
 from tqdm import tqdm
 
+from langneurons.corpus import read_jsonl, write_jsonl
 from langneurons.generation import (build_prompt, deactivation_conditions, load_instructions, load_template,
                                     run_conditions)
-from langneurons.corpus import read_jsonl, write_jsonl
 from langneurons.neuronsets import load_neurons, validate_neurons
 from langneurons.runlog import load_for_rule, start
 
