@@ -10,7 +10,7 @@ work as ours (same counts) before comparing speeds.
 from __future__ import annotations
 
 import importlib.util
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -71,8 +71,13 @@ def transformerlens_counter(model_dir: str, load, ids: torch.Tensor) -> tuple[Ca
 
     lm = load()
     act_fn = lm.adapter.activation_modules(lm.model)[0]  # hook_pre is the gate projection, before the activation
-    bridge = TransformerBridge.boot_transformers(model_dir, hf_model=lm.model, tokenizer=lm.tokenizer,
-                                                 device=str(lm.device), dtype=next(lm.model.parameters()).dtype)
+    bridge = TransformerBridge.boot_transformers(
+        model_dir,
+        hf_model=lm.model,
+        tokenizer=lm.tokenizer,
+        device=str(lm.device),
+        dtype=next(lm.model.parameters()).dtype,
+    )
     counts = PeerCounts(lm.num_layers, lm.num_neurons, lm.device)
 
     def hook(pre, hook):
@@ -82,7 +87,8 @@ def transformerlens_counter(model_dir: str, load, ids: torch.Tensor) -> tuple[Ca
         counts.sum[layer] += act.sum((0, 1)).double()
 
     def count() -> None:
-        bridge.run_with_hooks(ids.to(lm.device), fwd_hooks=[(lambda name: name.endswith("mlp.hook_pre"), hook)],
-                              return_type=None)
+        bridge.run_with_hooks(
+            ids.to(lm.device), fwd_hooks=[(lambda name: name.endswith("mlp.hook_pre"), hook)], return_type=None
+        )
 
     return count, counts

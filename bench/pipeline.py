@@ -42,14 +42,23 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "pipeline"))
     args = parser.parse_args()
 
-    config = validate_config(yaml.safe_load((ROOT / args.configfile).read_text()),
-                             ROOT / "workflow" / "schemas" / "config.schema.yaml")
+    config = validate_config(
+        yaml.safe_load((ROOT / args.configfile).read_text()), ROOT / "workflow" / "schemas" / "config.schema.yaml"
+    )
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="langneurons-bench-")).resolve()
     results, resources = scratch / "results", scratch / "resources"
     if results.exists() or resources.exists():
         sys.exit(f"{scratch} already holds results or resources: a cold start needs an empty folder")
-    command = ["snakemake", "--cores", args.cores, "--configfile", args.configfile,
-               "--config", f"results={results}", f"resources_dir={resources}"]
+    command = [
+        "snakemake",
+        "--cores",
+        args.cores,
+        "--configfile",
+        args.configfile,
+        "--config",
+        f"results={results}",
+        f"resources_dir={resources}",
+    ]
     print("running:", " ".join(command), flush=True)
     start = time.perf_counter()
     run = subprocess.run(command, cwd=ROOT)
@@ -62,9 +71,13 @@ def main() -> None:
     record = {
         "command": "python bench/pipeline.py " + " ".join(sys.argv[1:]),
         "snakemake_command": " ".join(command[:5]) + " (results and resources_dir in an empty scratch folder)",
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "cpus": os.cpu_count()},
-        "wall_seconds": wall, "peak_rss_mb": peak,
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+        },
+        "wall_seconds": wall,
+        "peak_rss_mb": peak,
         "targets": {"wall_seconds": TARGET_SECONDS, "peak_rss_mb": TARGET_PEAK_MB},
         "stages": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in s.items()} for s in stages],
     }
@@ -72,21 +85,29 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(record, indent=2))
     lines = [
-        "# End to end, cold start", "",
-        f"Command: `{record['command']}`, which runs `{record['snakemake_command']}`.", "",
-        f"Machine: {record['machine']}.", "",
+        "# End to end, cold start",
+        "",
+        f"Command: `{record['command']}`, which runs `{record['snakemake_command']}`.",
+        "",
+        f"Machine: {record['machine']}.",
+        "",
         f"Whole run: {fmt_duration(wall)} (target {fmt_duration(TARGET_SECONDS)}: "
         f"{'met' if wall <= TARGET_SECONDS else 'NOT met'}); largest peak memory of one job: {fmt_mb(peak)} "
         f"(target below {fmt_mb(TARGET_PEAK_MB)}: "
-        f"{'met' if peak is not None and peak < TARGET_PEAK_MB else 'NOT met'}).", "",
+        f"{'met' if peak is not None and peak < TARGET_PEAK_MB else 'NOT met'}).",
+        "",
         "| stage (rule) | model | jobs | job time (sum) | elapsed | peak memory of one job |",
         "| --- | --- | --- | --- | --- | --- |",
-        *[f"| {s['stage']} | {s['model'] or '-'} | {s['jobs']} | {fmt_duration(s['job_seconds'])} | "
-          f"{fmt_duration(s['elapsed_seconds'])} | {fmt_mb(s['peak_mb'])} |" for s in stages],
+        *[
+            f"| {s['stage']} | {s['model'] or '-'} | {s['jobs']} | {fmt_duration(s['job_seconds'])} | "
+            f"{fmt_duration(s['elapsed_seconds'])} | {fmt_mb(s['peak_mb'])} |"
+            for s in stages
+        ],
         "",
         "Job time adds up a stage's jobs; elapsed runs from its first job's start to its last job's end. Jobs of "
         f"different stages overlap when cores allow ({args.cores}), so job times add up to more than the whole "
-        "run. Peak memory is the largest resident set size of one job (host memory).", "",
+        "run. Peak memory is the largest resident set size of one job (host memory).",
+        "",
     ]
     (out / "RESULTS.md").write_text("\n".join(lines))
     print("\n".join(lines))

@@ -26,10 +26,10 @@ from importlib import metadata
 from pathlib import Path
 
 import torch
+from peers import nnsight_counter, transformerlens_counter
 
 from langneurons.hooks import NeuronHooks, StatsRecorder, activation_plan, deactivation_plan
 from langneurons.models import load_prepared
-from peers import nnsight_counter, transformerlens_counter
 
 HERE = Path(__file__).resolve().parent
 
@@ -53,8 +53,11 @@ class HookClock:
     def __init__(self, modules):
         self.seconds = 0.0
         self._start = {}
-        self._handles = [h for m in modules for h in (
-            m.register_forward_hook(self._begin, prepend=True), m.register_forward_hook(self._end))]
+        self._handles = [
+            h
+            for m in modules
+            for h in (m.register_forward_hook(self._begin, prepend=True), m.register_forward_hook(self._end))
+        ]
 
     def _begin(self, module, inputs, output):
         self._start[module] = time.perf_counter()
@@ -96,8 +99,11 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    lm = random_weights(args.config_json, args.device, args.dtype) if args.config_json else \
-        load_prepared(args.model, device=args.device, dtype=args.dtype)
+    lm = (
+        random_weights(args.config_json, args.device, args.dtype)
+        if args.config_json
+        else load_prepared(args.model, device=args.device, dtype=args.dtype)
+    )
     ids = torch.randint(10, 20000, (args.batch, args.seq), generator=torch.Generator().manual_seed(0)).to(lm.device)
     base, full = lm.base(), lm.model
     d_ff, layers = lm.num_neurons, lm.num_layers
@@ -137,16 +143,25 @@ def main() -> None:
         full(input_ids=ids, use_cache=False)
         hooks.set_plan(None)
 
-    variants = {"bare_forward_no_head": bare, "count_ours": count, "count_through_full_model": count_with_head,
-                "plain_forward_with_head": plain_full, "deactivated_forward_with_head": deactivated_full,
-                "steered_forward_with_head": steered_full}
+    variants = {
+        "bare_forward_no_head": bare,
+        "count_ours": count,
+        "count_through_full_model": count_with_head,
+        "plain_forward_with_head": plain_full,
+        "deactivated_forward_with_head": deactivated_full,
+        "steered_forward_with_head": steered_full,
+    }
     peers, agreement = {}, {}
     if not args.no_peers:
         wanted = args.only.split(",") if args.only else ["count_nnsight", "count_transformerlens"]
-        peers = {"count_nnsight": nnsight_counter(lm, ids) if "count_nnsight" in wanted else None,
-                 "count_transformerlens": None if args.config_json or "count_transformerlens" not in wanted else
-                 transformerlens_counter(args.model, lambda: load_prepared(args.model, device=args.device,
-                                                                           dtype=args.dtype), ids)}
+        peers = {
+            "count_nnsight": nnsight_counter(lm, ids) if "count_nnsight" in wanted else None,
+            "count_transformerlens": None
+            if args.config_json or "count_transformerlens" not in wanted
+            else transformerlens_counter(
+                args.model, lambda: load_prepared(args.model, device=args.device, dtype=args.dtype), ids
+            ),
+        }
         missing = [name for name, peer in peers.items() if peer is None and name in wanted]
         if missing:
             print(f"not measured (package not installed, or --config-json for TransformerLens): {missing}")
@@ -191,26 +206,53 @@ def main() -> None:
     median = {name: statistics.median(t) for name, t in times.items()}
     tokens = ids.numel()
     counting = [name for name in variants if name.startswith("count_")]
-    our_variants = ["bare_forward_no_head", "count_ours", "plain_forward_with_head", "deactivated_forward_with_head",
-            "steered_forward_with_head"]
-    pairs = {**{f"{name} / bare_forward_no_head (throughput)": ("bare_forward_no_head", name) for name in counting},
-             "deactivated / plain forward (throughput)": ("plain_forward_with_head", "deactivated_forward_with_head"),
-             "steered / plain forward (throughput)": ("plain_forward_with_head", "steered_forward_with_head")}
+    our_variants = [
+        "bare_forward_no_head",
+        "count_ours",
+        "plain_forward_with_head",
+        "deactivated_forward_with_head",
+        "steered_forward_with_head",
+    ]
+    pairs = {
+        **{f"{name} / bare_forward_no_head (throughput)": ("bare_forward_no_head", name) for name in counting},
+        "deactivated / plain forward (throughput)": ("plain_forward_with_head", "deactivated_forward_with_head"),
+        "steered / plain forward (throughput)": ("plain_forward_with_head", "steered_forward_with_head"),
+    }
     # a ratio per round (the two variants ran moments apart), then the median over rounds
-    per_round = {key: [r / v for r, v in zip(times[ref], times[var])] for key, (ref, var) in pairs.items()
-                 if ref in times and var in times}
+    per_round = {
+        key: [r / v for r, v in zip(times[ref], times[var])]
+        for key, (ref, var) in pairs.items()
+        if ref in times and var in times
+    }
     ratios = {key: statistics.median(values) for key, values in per_round.items()}
     result = {
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
-                    "threads": torch.get_num_threads()},
-        "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__,
-                     **{pkg: metadata.version(pkg) for pkg in ("nnsight", "transformer_lens") if
-                        f"count_{pkg.replace('_', '')}" in variants}},
-        "model": args.config_json or args.model, "weights": "random" if args.config_json else "trained", "architecture": lm.adapter.architecture, "dtype": str(next(full.parameters()).dtype),
-        "shape": [args.batch, args.seq], "reps": args.reps, "intervened_neurons": sum(len(i) for i in neurons),
-        "median_seconds": median, "tokens_per_second": {n: tokens / s for n, s in median.items()},
-        "all_seconds": times, "ratios": ratios, "ratios_per_round": per_round,
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+            "threads": torch.get_num_threads(),
+        },
+        "versions": {
+            "torch": torch.__version__,
+            "transformers": __import__("transformers").__version__,
+            **{
+                pkg: metadata.version(pkg)
+                for pkg in ("nnsight", "transformer_lens")
+                if f"count_{pkg.replace('_', '')}" in variants
+            },
+        },
+        "model": args.config_json or args.model,
+        "weights": "random" if args.config_json else "trained",
+        "architecture": lm.adapter.architecture,
+        "dtype": str(next(full.parameters()).dtype),
+        "shape": [args.batch, args.seq],
+        "reps": args.reps,
+        "intervened_neurons": sum(len(i) for i in neurons),
+        "median_seconds": median,
+        "tokens_per_second": {n: tokens / s for n, s in median.items()},
+        "all_seconds": times,
+        "ratios": ratios,
+        "ratios_per_round": per_round,
         "share_of_time_in_our_hooks": {n: statistics.median(v) for n, v in in_hooks.items() if n in our_variants},
         "peers_agree_with_ours": agreement,
         "fastest_counting": min(counting, key=median.get),
@@ -219,29 +261,51 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(result, indent=2))
     targeted = ("count_ours /", "deactivated /", "steered /")
-    command = (f"python bench/run.py {'--config-json ' + args.config_json if args.config_json else '--model ' + args.model}"
-               f" --device {args.device} --dtype {args.dtype} --reps {args.reps} --batch {args.batch} --seq {args.seq}"
-               + (f" --only {args.only}" if args.only else ""))
+    command = (
+        f"python bench/run.py {'--config-json ' + args.config_json if args.config_json else '--model ' + args.model}"
+        f" --device {args.device} --dtype {args.dtype} --reps {args.reps} --batch {args.batch} --seq {args.seq}"
+        + (f" --only {args.only}" if args.only else "")
+    )
     lines = [
-        "# Benchmark results", "",
-        f"Command: `{command}`", "",
-        f"Machine: {result['machine']}; versions {result['versions']}; model {lm.adapter.architecture} "
-        f"({result['dtype']}), batch {args.batch} x {args.seq}, {args.reps} interleaved repetitions, medians.", "",
-        "| variant | median s | tokens/s |", "| --- | --- | --- |",
-        *[f"| {n} | {median[n]:.3f} | {tokens / median[n]:.0f} |" for n in variants], "",
-        "| ratio (median over rounds) | value | range over rounds | target |", "| --- | --- | --- | --- |",
-        *[f"| {k} | {v:.3f} | {min(per_round[k]):.3f}-{max(per_round[k]):.3f} | "
-          f"{'>= 0.97' if k.startswith(targeted) else '(reference)'} |" for k, v in ratios.items()],
+        "# Benchmark results",
         "",
-        f"Fastest counting method: {result['fastest_counting']}.", "",
-        *([] if lm.device.type == "cuda" else [
-            "Share of each call's time spent inside our hooks (median; measured within the timed calls, so free of "
-            "the drift between calls; 1 - share is the throughput ratio the hooks allow):", "",
-            "| variant | share in hooks | 1 - share |", "| --- | --- | --- |",
-            *[f"| {n} | {v:.4f} | {1 - v:.4f} |" for n, v in result["share_of_time_in_our_hooks"].items()], ""]),
-        *[f"- {name} counted one batch like ours: over_zero equal for {a['over_zero_share_equal']:.4%} of neurons "
-          f"(largest difference {a['over_zero_max_abs_diff']} tokens), sums within {a['sum_max_abs_diff']:.2g}."
-          for name, a in agreement.items()],
+        f"Command: `{command}`",
+        "",
+        f"Machine: {result['machine']}; versions {result['versions']}; model {lm.adapter.architecture} "
+        f"({result['dtype']}), batch {args.batch} x {args.seq}, {args.reps} interleaved repetitions, medians.",
+        "",
+        "| variant | median s | tokens/s |",
+        "| --- | --- | --- |",
+        *[f"| {n} | {median[n]:.3f} | {tokens / median[n]:.0f} |" for n in variants],
+        "",
+        "| ratio (median over rounds) | value | range over rounds | target |",
+        "| --- | --- | --- | --- |",
+        *[
+            f"| {k} | {v:.3f} | {min(per_round[k]):.3f}-{max(per_round[k]):.3f} | "
+            f"{'>= 0.97' if k.startswith(targeted) else '(reference)'} |"
+            for k, v in ratios.items()
+        ],
+        "",
+        f"Fastest counting method: {result['fastest_counting']}.",
+        "",
+        *(
+            []
+            if lm.device.type == "cuda"
+            else [
+                "Share of each call's time spent inside our hooks (median; measured within the timed calls, so free of "
+                "the drift between calls; 1 - share is the throughput ratio the hooks allow):",
+                "",
+                "| variant | share in hooks | 1 - share |",
+                "| --- | --- | --- |",
+                *[f"| {n} | {v:.4f} | {1 - v:.4f} |" for n, v in result["share_of_time_in_our_hooks"].items()],
+                "",
+            ]
+        ),
+        *[
+            f"- {name} counted one batch like ours: over_zero equal for {a['over_zero_share_equal']:.4%} of neurons "
+            f"(largest difference {a['over_zero_max_abs_diff']} tokens), sums within {a['sum_max_abs_diff']:.2g}."
+            for name, a in agreement.items()
+        ],
         "",
     ]
     (out / "RESULTS.md").write_text("\n".join(lines))

@@ -38,13 +38,18 @@ def collect_stats(
     """
     base = lm.base()
     start, stop = shard_range(len(tokens["sequences"]), shard, shards)
-    batch_size = resolve_batch_size(batch_size, lm, lambda ids: base(input_ids=ids, use_cache=False),
-                                    int(tokens["seq_len"]), stop - start)
+    batch_size = resolve_batch_size(
+        batch_size, lm, lambda ids: base(input_ids=ids, use_cache=False), int(tokens["seq_len"]), stop - start
+    )
     with NeuronHooks(lm) as hooks:
         recorder = hooks.recorder = StatsRecorder(lm.num_layers, lm.num_neurons, lm.device)
-        for batch in tqdm(iter_batches(tokens, batch_size, shard, shards),
-                          total=count_batches(tokens, batch_size, shard, shards),
-                          desc=f"counting shard {shard + 1}/{shards}", unit="batch", disable=not progress):
+        for batch in tqdm(
+            iter_batches(tokens, batch_size, shard, shards),
+            total=count_batches(tokens, batch_size, shard, shards),
+            desc=f"counting shard {shard + 1}/{shards}",
+            unit="batch",
+            disable=not progress,
+        ):
             base(input_ids=batch.to(lm.device), use_cache=False)
             recorder.flush(batch.numel())
     return {"n": recorder.n, "over_zero": recorder.over_zero.cpu(), "sum": recorder.sum.cpu()}

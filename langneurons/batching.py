@@ -11,7 +11,7 @@ Probing the real step keeps this free of per-architecture formulas.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -82,6 +82,12 @@ def resolve_batch_size(configured, lm, step: Callable[[torch.Tensor], object], s
     torch.cuda.empty_cache()
     fits = [fit_batch_size(torch.cuda.mem_get_info(d)[0], p1, p2, limit) for d, p1, p2 in zip(devices, one, two)]
     batch = min(fits)
-    log.info("batch_size auto: %d sequences of %d tokens (one sequence adds %.0f MiB; limit %d; GPUs %s)",
-             batch, seq_len, max(p2 - p1 for p1, p2 in zip(one, two)) / 2**20, limit, devices)
+    log.info(
+        "batch_size auto: %d sequences of %d tokens (one sequence adds %.0f MiB; limit %d; GPUs %s)",
+        batch,
+        seq_len,
+        max(p2 - p1 for p1, p2 in zip(one, two)) / 2**20,
+        limit,
+        devices,
+    )
     return batch

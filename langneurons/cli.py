@@ -1,7 +1,7 @@
 """Command line: selection and inspection of neuron files outside Snakemake.
 
-    langneurons identify --activations en.pt zh.pt ... --languages en zh ... --method lape --out lape.neuron.pth
-    langneurons inspect lape.neuron.pth --languages en zh fr es vi id ja
+langneurons identify --activations en.pt zh.pt ... --languages en zh ... --method lape --out lape.neuron.pth
+langneurons inspect lape.neuron.pth --languages en zh fr es vi id ja
 """
 
 from __future__ import annotations
@@ -30,8 +30,12 @@ def cmd_identify(args) -> None:
     stats = [load_stats(path) for path in args.activations]
     languages = _languages(args, len(stats))
     probs, means = stack_stats(stats)
-    cfg = {"top_rate": args.top_rate, "filter_rate": args.filter_rate,
-           "activation_bar_ratio": args.activation_bar_ratio, "seed": args.seed}
+    cfg = {
+        "top_rate": args.top_rate,
+        "filter_rate": args.filter_rate,
+        "activation_bar_ratio": args.activation_bar_ratio,
+        "seed": args.seed,
+    }
     neurons = select(args.method, probs, means, cfg)
     save_neurons(neurons, args.out)
     table = counts_table(neurons, languages)
@@ -58,13 +62,18 @@ def cmd_inspect(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="langneurons", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="langneurons", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     ident = sub.add_parser("identify", help="select language-specific neurons from activation statistics")
-    ident.add_argument("--activations", nargs="+", required=True,
-                       help="per-language statistics files, in language order (ours or the authors' activation files)")
+    ident.add_argument(
+        "--activations",
+        nargs="+",
+        required=True,
+        help="per-language statistics files, in language order (ours or the authors' activation files)",
+    )
     ident.add_argument("--languages", nargs="+", help="language codes of the files, in order")
     ident.add_argument("--method", default="lape", choices=["lape", "lap", "lave", "random"])
     ident.add_argument("--out", required=True, help="output neuron file (neurons[lang][layer])")

@@ -41,7 +41,8 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
             where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
             lines.append(f"  {where}: {err.message}")
         raise ConfigError(
-            "Invalid configuration:\n" + "\n".join(lines)
+            "Invalid configuration:\n"
+            + "\n".join(lines)
             + f"\nSee {schema_path} for every key, its allowed values and its default."
         )
     return config

@@ -100,7 +100,12 @@ def bundled_documents(lang: str, split: str, valid_topics: int) -> list[str]:
 
 
 def wikipedia_documents(
-    lang: str, split: str, budget_chars: dict[str, int], dataset: str, snapshot: str, seed: int,
+    lang: str,
+    split: str,
+    budget_chars: dict[str, int],
+    dataset: str,
+    snapshot: str,
+    seed: int,
     shuffle_buffer: int = 10_000,
 ) -> Iterator[str]:
     """Documents from a Wikipedia dump in ``datasets`` layout (``{snapshot}.{lang}/*.parquet``).
@@ -268,7 +273,7 @@ def shard_range(n_sequences: int, shard: int, shards: int) -> tuple[int, int]:
     return shard * n_sequences // shards, (shard + 1) * n_sequences // shards
 
 
-def iter_batches(tokens: dict, batch_size: int, shard: int = 0, shards: int = 1) -> Iterator["torch.Tensor"]:
+def iter_batches(tokens: dict, batch_size: int, shard: int = 0, shards: int = 1) -> Iterator[torch.Tensor]:
     """LongTensor batches [b, seq_len] of one shard; the remainder (if any) goes last, alone."""
     seqs = tokens["sequences"]
     start, stop = shard_range(len(seqs), shard, shards)

@@ -30,18 +30,21 @@ def condition_table(records: list[dict], languages: list[str], value: str) -> pd
 
 def offtarget_table(normal: list[dict], steered: list[dict], languages: list[str]) -> pd.DataFrame:
     """Per question language: language accuracy and quality, normal vs steered (own neurons activated)."""
+
     def by_lang(records, column):
         frame = pd.DataFrame(records)
         if frame.empty:
             return pd.Series(index=languages, dtype=float)
         return frame.groupby("language")[column].mean().reindex(languages)
 
-    table = pd.DataFrame({
-        "accuracy_normal": by_lang(normal, "in_expected_language"),
-        "accuracy_steered": by_lang(steered, "in_expected_language"),
-        "quality_normal": by_lang(normal, "score"),
-        "quality_steered": by_lang(steered, "score"),
-    })
+    table = pd.DataFrame(
+        {
+            "accuracy_normal": by_lang(normal, "in_expected_language"),
+            "accuracy_steered": by_lang(steered, "in_expected_language"),
+            "quality_normal": by_lang(normal, "score"),
+            "quality_steered": by_lang(steered, "score"),
+        }
+    )
     table.index.name = "language"
     return table
 
@@ -55,12 +58,24 @@ def crosslingual_table(records: list[dict]) -> pd.DataFrame:
             continue
         target = condition[3:]
         base = frame[(frame.language == source) & (frame.condition == "unsteered")]
-        rows.append({
-            "source": source, "target": target,
-            "share_target_steered": (group.lang_detected == target).mean(),
-            "share_target_unsteered": (base.lang_detected == target).mean(),
-            "share_source_steered": (group.lang_detected == source).mean(),
-            "quality_steered": group.score.mean(),
-        })
-    return pd.DataFrame(rows, columns=["source", "target", "share_target_steered", "share_target_unsteered",
-                                       "share_source_steered", "quality_steered"])
+        rows.append(
+            {
+                "source": source,
+                "target": target,
+                "share_target_steered": (group.lang_detected == target).mean(),
+                "share_target_unsteered": (base.lang_detected == target).mean(),
+                "share_source_steered": (group.lang_detected == source).mean(),
+                "quality_steered": group.score.mean(),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "source",
+            "target",
+            "share_target_steered",
+            "share_target_unsteered",
+            "share_source_steered",
+            "quality_steered",
+        ],
+    )

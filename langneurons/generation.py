@@ -22,7 +22,11 @@ from .selection import Neurons
 
 
 def load_template(path: str | None = None) -> str:
-    return Path(path).read_text(encoding="utf-8") if path else (DATA / "prompts" / "generation.txt").read_text(encoding="utf-8")
+    return (
+        Path(path).read_text(encoding="utf-8")
+        if path
+        else (DATA / "prompts" / "generation.txt").read_text(encoding="utf-8")
+    )
 
 
 def load_instructions(path: str | None = None) -> dict[str, str]:
@@ -45,8 +49,15 @@ def cut_at_stop(text: str, stops: Iterable[str]) -> str:
 
 
 @torch.inference_mode()
-def generate(lm: LoadedModel, prompts: list[str], max_new_tokens: int, batch_size: int = 8,
-             repetition_penalty: float = 1.1, stops: tuple[str, ...] = ("\nQ:", "\nA:"), progress: bool = False) -> list[str]:
+def generate(
+    lm: LoadedModel,
+    prompts: list[str],
+    max_new_tokens: int,
+    batch_size: int = 8,
+    repetition_penalty: float = 1.1,
+    stops: tuple[str, ...] = ("\nQ:", "\nA:"),
+    progress: bool = False,
+) -> list[str]:
     """Greedy answers for ``prompts`` (batched, left padding), cut at the stop strings."""
     tok = lm.tokenizer
     tok.padding_side = "left"
@@ -57,15 +68,22 @@ def generate(lm: LoadedModel, prompts: list[str], max_new_tokens: int, batch_siz
         batch = prompts[start : start + batch_size]
         enc = tok(batch, return_tensors="pt", padding=True).to(lm.device)
         out = lm.model.generate(
-            **enc, max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=repetition_penalty,
-            stop_strings=list(stops) or None, tokenizer=tok, pad_token_id=tok.pad_token_id,
+            **enc,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            repetition_penalty=repetition_penalty,
+            stop_strings=list(stops) or None,
+            tokenizer=tok,
+            pad_token_id=tok.pad_token_id,
         )
-        new = out[:, enc["input_ids"].shape[1]:]
+        new = out[:, enc["input_ids"].shape[1] :]
         answers += [cut_at_stop(text, stops) for text in tok.batch_decode(new, skip_special_tokens=True)]
     return answers
 
 
-def deactivation_conditions(neurons: Neurons, random_neurons: Neurons, languages: list[str]) -> dict[str, dict[str, Plan]]:
+def deactivation_conditions(
+    neurons: Neurons, random_neurons: Neurons, languages: list[str]
+) -> dict[str, dict[str, Plan]]:
     """Paper's conditions: normal, random (random neurons matched to the question language), each language off.
 
     Returns condition -> question language -> plan. Conditions that apply one
@@ -83,8 +101,9 @@ def deactivation_conditions(neurons: Neurons, random_neurons: Neurons, languages
     return conditions
 
 
-def steering_plan(neurons: Neurons, means: torch.Tensor, source: int | None, target: int,
-                  mode: str = "replace", strength: float = 1.0) -> Plan:
+def steering_plan(
+    neurons: Neurons, means: torch.Tensor, source: int | None, target: int, mode: str = "replace", strength: float = 1.0
+) -> Plan:
     """Activate the target language's neurons (its mean activations); deactivate the source's first.
 
     ``means``: [layers, d_ff, langs] mean activation per language (stats sum / n).
@@ -93,8 +112,15 @@ def steering_plan(neurons: Neurons, means: torch.Tensor, source: int | None, tar
     return on if source is None else combine(deactivation_plan(neurons[source]), on)
 
 
-def run_conditions(lm: LoadedModel, questions: dict[str, list[dict]], prompts: dict[str, list[str]],
-                   plans: dict[str, dict[str, Plan]], gen_cfg: dict, meta: dict, progress=None) -> list[dict]:
+def run_conditions(
+    lm: LoadedModel,
+    questions: dict[str, list[dict]],
+    prompts: dict[str, list[str]],
+    plans: dict[str, dict[str, Plan]],
+    gen_cfg: dict,
+    meta: dict,
+    progress=None,
+) -> list[dict]:
     """Generate for every (condition, question language) plan; one record per answer.
 
     Question languages that share a plan object are generated together: on a
@@ -110,13 +136,29 @@ def run_conditions(lm: LoadedModel, questions: dict[str, list[dict]], prompts: d
             for langs in groups.values():
                 hooks.set_plan(per_lang[langs[0]])
                 batch = [p for lang in langs for p in prompts[lang]]
-                answers = iter(generate(lm, batch, gen_cfg["max_new_tokens"], gen_cfg["batch_size"],
-                                        gen_cfg["repetition_penalty"], tuple(gen_cfg["stop"])))
+                answers = iter(
+                    generate(
+                        lm,
+                        batch,
+                        gen_cfg["max_new_tokens"],
+                        gen_cfg["batch_size"],
+                        gen_cfg["repetition_penalty"],
+                        tuple(gen_cfg["stop"]),
+                    )
+                )
                 hooks.set_plan(None)
                 for lang in langs:
                     for q, prompt in zip(questions[lang], prompts[lang]):
-                        records.append({**meta, "condition": condition, "language": lang, "question_id": q["id"],
-                                        "prompt": prompt, "answer": next(answers)})
+                        records.append(
+                            {
+                                **meta,
+                                "condition": condition,
+                                "language": lang,
+                                "question_id": q["id"],
+                                "prompt": prompt,
+                                "answer": next(answers),
+                            }
+                        )
                 if progress:
                     progress.update(len(langs))
     return records

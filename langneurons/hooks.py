@@ -41,7 +41,7 @@ class Edit:
         if self.mode in ("replace", "add") and (self.values is None or len(self.values) != len(self.index)):
             raise ValueError(f"mode '{self.mode}' needs one value per neuron")
 
-    def to(self, device, dtype) -> "Edit":
+    def to(self, device, dtype) -> Edit:
         values = None if self.values is None else self.values.to(device, dtype)
         return Edit(self.index.to(device), self.mode, values, self.strength)
 
@@ -134,7 +134,7 @@ class NeuronHooks:
         self.plan = {}
         self.recorder = None
 
-    def __enter__(self) -> "NeuronHooks":
+    def __enter__(self) -> NeuronHooks:
         return self
 
     def __exit__(self, *exc) -> None:

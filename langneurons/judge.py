@@ -139,13 +139,14 @@ def check_template(template: str, where: str = "judge template") -> str:
 
 _NUM = r"(\d+(?:\.\d+)?)"
 # "1-5", "1 to 5", "(1-5)", "on a scale of/from 1 to 5": the scale, not a score.
-_SCALE = re.compile(
-    r"\(?\s*(?:on\s+a\s+scale\s+(?:of|from)\s+)?\b1\s*(?:-|–|—|to)\s*5\b\s*\)?", re.IGNORECASE
-)
+_SCALE = re.compile(r"\(?\s*(?:on\s+a\s+scale\s+(?:of|from)\s+)?\b1\s*(?:-|–|—|to)\s*5\b\s*\)?", re.IGNORECASE)
 # A score after a label: "Score: 4", "Rating: 4/5", "score of 4", "rating is 4 out of 5".
 _LABELLED = re.compile(
-    r"\b(?:score|rating|grade)\b\s*(?:is\s*|of\s*|[:：=]\s*)?" + _NUM
-    + r"(?:\s*(?:/|out\s+of)\s*" + _NUM + r")?"
+    r"\b(?:score|rating|grade)\b\s*(?:is\s*|of\s*|[:：=]\s*)?"
+    + _NUM
+    + r"(?:\s*(?:/|out\s+of)\s*"
+    + _NUM
+    + r")?"
     + r"([ \t]*(?:-|–|—|to|or|and)[ \t]*\d)?",
     re.IGNORECASE,
 )
@@ -360,14 +361,18 @@ class OpenAIJudge:
                 pending[key][1].append(i)
             else:
                 pending[key] = (prompt, [i])
-        log.info("judge %s: %d items, %d cached, %d to ask", self.model, len(items),
-                 len(items) - sum(len(ix) for _, ix in pending.values()), len(pending))
+        log.info(
+            "judge %s: %d items, %d cached, %d to ask",
+            self.model,
+            len(items),
+            len(items) - sum(len(ix) for _, ix in pending.values()),
+            len(pending),
+        )
 
         fatal: list[BaseException] = []
         if pending:
             with ThreadPoolExecutor(max_workers=min(self.concurrency, len(pending))) as pool:
-                futures = {pool.submit(self._judge_uncached, key, prompt): key
-                           for key, (prompt, _) in pending.items()}
+                futures = {pool.submit(self._judge_uncached, key, prompt): key for key, (prompt, _) in pending.items()}
                 for future in as_completed(futures):
                     key = futures[future]
                     try:
@@ -401,10 +406,12 @@ class OpenAIJudge:
             try:
                 reply = self._request(messages)
             except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as err:
-                raise JudgeError(self._redact(
-                    f"judge request rejected ({type(err).__name__}, HTTP {getattr(err, 'status_code', '?')}): "
-                    f"{err}. Check the key in {self.api_key_env}, judge.model and judge.base_url."
-                )) from None
+                raise JudgeError(
+                    self._redact(
+                        f"judge request rejected ({type(err).__name__}, HTTP {getattr(err, 'status_code', '?')}): "
+                        f"{err}. Check the key in {self.api_key_env}, judge.model and judge.base_url."
+                    )
+                ) from None
             except (openai.APIConnectionError, openai.APIStatusError) as err:  # timeouts are connection errors
                 status = getattr(err, "status_code", None)
                 if status is not None and status not in RETRY_STATUSES and status < 500:
@@ -418,8 +425,7 @@ class OpenAIJudge:
                     log.warning("judge request failed %d times, giving up on this item: %s", failures, reason)
                     return Judgement(None, f"request failed after {failures} attempts: {reason}")
                 delay = self._delay(failures, err)
-                log.info("judge request failed (%s); retry %d/%d in %.2f s", reason, failures,
-                         self.max_retries, delay)
+                log.info("judge request failed (%s); retry %d/%d in %.2f s", reason, failures, self.max_retries, delay)
                 with self._lock:
                     self.retries += 1
                 self._sleep(delay)
@@ -531,10 +537,9 @@ class LocalJudge:
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
                 for row, i in enumerate(batch):  # LEFT padding: the last position is the prompt's end
                     seq = encoded[i]
-                    ids[row, width - len(seq):] = torch.tensor(seq, dtype=torch.long)
-                    mask[row, width - len(seq):] = 1
-                kwargs = dict(input_ids=ids.to(self.lm.device), attention_mask=mask.to(self.lm.device),
-                              use_cache=False)
+                    ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
+                    mask[row, width - len(seq) :] = 1
+                kwargs = dict(input_ids=ids.to(self.lm.device), attention_mask=mask.to(self.lm.device), use_cache=False)
                 if takes_positions:
                     kwargs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0).to(self.lm.device)
                 hidden = base(**kwargs).last_hidden_state[:, -1]
@@ -573,8 +578,18 @@ def digit_token_ids(tokenizer) -> list[int]:
 # ---------------------------------------------------------------- factory
 
 _KNOWN_KEYS = {
-    "backend", "model", "base_url", "api_key_env", "concurrency", "max_retries", "timeout", "prompt",
-    "backoff", "invalid_retries", "max_tokens", "batch_size",
+    "backend",
+    "model",
+    "base_url",
+    "api_key_env",
+    "concurrency",
+    "max_retries",
+    "timeout",
+    "prompt",
+    "backoff",
+    "invalid_retries",
+    "max_tokens",
+    "batch_size",
 }
 
 
@@ -604,9 +619,12 @@ def make_judge(cfg: dict | None, lm=None, cache_dir: str | Path | None = None):
         value = cfg.get(key)
         if value is None:
             return default
-        if (isinstance(value, bool) or not isinstance(value, (int, float))
-                or (isinstance(value, float) and not math.isfinite(value))
-                or (kind is int and value != int(value))):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (isinstance(value, float) and not math.isfinite(value))
+            or (kind is int and value != int(value))
+        ):
             raise ValueError(f"judge.{key} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
         value = kind(value)
         if value < minimum:
@@ -625,8 +643,7 @@ def make_judge(cfg: dict | None, lm=None, cache_dir: str | Path | None = None):
 
     model = cfg.get("model")
     if not isinstance(model, str) or not model.strip():
-        raise ValueError("judge.backend 'openai' needs judge.model, e.g. 'gpt-4o' (got "
-                         f"{model!r})")
+        raise ValueError(f"judge.backend 'openai' needs judge.model, e.g. 'gpt-4o' (got {model!r})")
     base_url = cfg.get("base_url")
     if base_url is not None and (not isinstance(base_url, str) or not base_url.strip()):
         raise ValueError(f"judge.base_url must be a URL or null, got {base_url!r}")

@@ -57,20 +57,17 @@ def counts_table(neurons: Neurons, languages: list[str]) -> pd.DataFrame:
 
 def overlap_tables(neurons: Neurons, languages: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Shared neuron counts and Jaccard index between every pair of languages."""
-    sets = [
-        {(layer, int(j)) for layer, idx in enumerate(per_layer) for j in idx.tolist()} for per_layer in neurons
-    ]
-    shared = pd.DataFrame(
-        [[len(a & b) for b in sets] for a in sets], index=languages, columns=languages
-    )
+    sets = [{(layer, int(j)) for layer, idx in enumerate(per_layer) for j in idx.tolist()} for per_layer in neurons]
+    shared = pd.DataFrame([[len(a & b) for b in sets] for a in sets], index=languages, columns=languages)
     jaccard = pd.DataFrame(
         [[len(a & b) / len(a | b) if a | b else 0.0 for b in sets] for a in sets], index=languages, columns=languages
     )
     return shared, jaccard
 
 
-def import_neurons(source: str, file_languages: list[str], languages: list[str], num_layers: int, d_ff: int,
-                   cache_dir: str | Path) -> Neurons:
+def import_neurons(
+    source: str, file_languages: list[str], languages: list[str], num_layers: int, d_ff: int, cache_dir: str | Path
+) -> Neurons:
     """A published neuron file (path or URL), validated and reordered to ``languages``.
 
     Languages the file lacks get no neurons (e.g. the authors' BLOOM file has no ja).
@@ -79,8 +76,11 @@ def import_neurons(source: str, file_languages: list[str], languages: list[str],
     if "://" in source:
         from .corpus import download
 
-        path = download(source, Path(cache_dir) / Path(source.split("?")[0]).name,
-                        "Download the neuron file and set selection.imported.path to its local path.")
+        path = download(
+            source,
+            Path(cache_dir) / Path(source.split("?")[0]).name,
+            "Download the neuron file and set selection.imported.path to its local path.",
+        )
     if not path.is_file():
         raise FileNotFoundError(f"neuron file {path} does not exist (selection.imported.path)")
     neurons = load_neurons(path)
@@ -97,8 +97,16 @@ def compare_sets(a: Neurons, b: Neurons, languages: list[str]) -> pd.DataFrame:
         for layer, (ia, ib) in enumerate(zip(per_a, per_b)):
             sa, sb = set(ia.tolist()), set(ib.tolist())
             union = len(sa | sb)
-            rows.append({"language": lang, "layer": layer, "a": len(sa), "b": len(sb), "shared": len(sa & sb),
-                         "jaccard": len(sa & sb) / union if union else float("nan")})
+            rows.append(
+                {
+                    "language": lang,
+                    "layer": layer,
+                    "a": len(sa),
+                    "b": len(sb),
+                    "shared": len(sa & sb),
+                    "jaccard": len(sa & sb) / union if union else float("nan"),
+                }
+            )
     return pd.DataFrame(rows)
 
 

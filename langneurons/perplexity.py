@@ -19,7 +19,6 @@ from .hooks import NeuronHooks, deactivation_plan
 from .models import LoadedModel
 from .selection import Neurons
 
-
 CHUNK = 128  # positions per logits chunk
 
 
@@ -31,8 +30,9 @@ def batch_nll(lm: LoadedModel, batch: torch.Tensor, chunk: int = CHUNK) -> float
     total = 0.0
     for start in range(0, hidden.shape[1], chunk):
         logits = lm.adapter.logits(lm.model, hidden[:, start : start + chunk]).float()
-        total += F.cross_entropy(logits.flatten(0, 1), targets[:, start : start + chunk].flatten(),
-                                 reduction="sum").item()
+        total += F.cross_entropy(
+            logits.flatten(0, 1), targets[:, start : start + chunk].flatten(), reduction="sum"
+        ).item()
     return total
 
 
@@ -51,8 +51,12 @@ def perplexity(lm: LoadedModel, tokens: dict, batch_size: int) -> float:
 
 
 def perplexity_matrix(
-    lm: LoadedModel, valid: dict[str, dict], neuron_sets: dict[str, Neurons], languages: list[str],
-    batch_size: int | str, progress=None,
+    lm: LoadedModel,
+    valid: dict[str, dict],
+    neuron_sets: dict[str, Neurons],
+    languages: list[str],
+    batch_size: int | str,
+    progress=None,
 ) -> dict[str, pd.DataFrame]:
     """PPL per condition (rows: none, then each deactivated language) and evaluated language (columns).
 
@@ -63,8 +67,13 @@ def perplexity_matrix(
     """
     tables: dict[str, pd.DataFrame] = {}
     seq_len = max(int(valid[lang]["seq_len"]) for lang in languages)
-    batch_size = resolve_batch_size(batch_size, lm, lambda ids: batch_nll(lm, ids), seq_len,
-                                    max(len(valid[lang]["sequences"]) for lang in languages))
+    batch_size = resolve_batch_size(
+        batch_size,
+        lm,
+        lambda ids: batch_nll(lm, ids),
+        seq_len,
+        max(len(valid[lang]["sequences"]) for lang in languages),
+    )
     with NeuronHooks(lm) as hooks:
         none_row = {}
         for lang in languages:
@@ -93,8 +102,16 @@ def ppl_change(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for off, row in table.drop(index="none").iterrows():
         for lang in table.columns:
-            rows.append({"deactivated": off, "evaluated": lang, "ppl": row[lang], "ppl_none": base[lang],
-                         "delta": row[lang] - base[lang], "relative": row[lang] / base[lang] - 1})
+            rows.append(
+                {
+                    "deactivated": off,
+                    "evaluated": lang,
+                    "ppl": row[lang],
+                    "ppl_none": base[lang],
+                    "delta": row[lang] - base[lang],
+                    "relative": row[lang] / base[lang] - 1,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -117,7 +134,14 @@ def specificity(table: pd.DataFrame) -> pd.DataFrame:
             continue
         own = rel.loc[off, off]
         others = rel.loc[off].drop(off)
-        rows.append({"deactivated": off, "own_increase": own, "max_other_increase": others.max(),
-                     "mean_other_increase": others.mean(), "own_is_largest": bool(own > others.max()),
-                     "ratio": own / max(others.mean(), 1e-3)})
+        rows.append(
+            {
+                "deactivated": off,
+                "own_increase": own,
+                "max_other_increase": others.max(),
+                "mean_other_increase": others.mean(),
+                "own_is_largest": bool(own > others.max()),
+                "ratio": own / max(others.mean(), 1e-3),
+            }
+        )
     return pd.DataFrame(rows).set_index("deactivated")

@@ -30,8 +30,11 @@ def _lines(path: Path) -> list[dict]:
 def fetch_mvicuna(lang: str, url_template: str, folder: str | Path) -> Path:
     """The mvicuna file for ``lang`` in ``folder``, downloaded if it is not there yet."""
     path = Path(folder) / f"{lang}.txt"
-    return download(url_template.format(lang=lang), path,
-                    f"Download that file by hand and put it at {path}, or use questions.source: bundled.")
+    return download(
+        url_template.format(lang=lang),
+        path,
+        f"Download that file by hand and put it at {path}, or use questions.source: bundled.",
+    )
 
 
 def load_questions(cfg: dict, lang: str) -> list[dict]:

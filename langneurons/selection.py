@@ -89,8 +89,7 @@ def random_like(reference: Neurons, d_ff: int, seed: int = 0) -> Neurons:
     """Random neurons with the same count per language and layer as ``reference``."""
     gen = torch.Generator().manual_seed(seed)
     return [
-        [torch.randperm(d_ff, generator=gen)[: len(idx)].sort().values for idx in per_layer]
-        for per_layer in reference
+        [torch.randperm(d_ff, generator=gen)[: len(idx)].sort().values for idx in per_layer] for per_layer in reference
     ]
 
 

@@ -21,8 +21,9 @@ from .models import LoadedModel
 
 
 def _hidden_states(lm: LoadedModel, ids: torch.Tensor, attention: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    return lm.base()(input_ids=ids.to(lm.device), attention_mask=attention.to(lm.device),
-                     output_hidden_states=True, use_cache=False).hidden_states
+    return lm.base()(
+        input_ids=ids.to(lm.device), attention_mask=attention.to(lm.device), output_hidden_states=True, use_cache=False
+    ).hidden_states
 
 
 @torch.inference_mode()
@@ -35,8 +36,13 @@ def pooled_states(lm: LoadedModel, texts: list[str], batch_size: int | str = 8) 
     pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
     specials = {i for i in (tok.bos_token_id,) if i is not None}
     encoded_all = [tok(t).input_ids for t in texts]
-    batch_size = resolve_batch_size(batch_size, lm, lambda ids: _hidden_states(lm, ids, torch.ones_like(ids)),
-                                    max(map(len, encoded_all), default=1), len(texts))
+    batch_size = resolve_batch_size(
+        batch_size,
+        lm,
+        lambda ids: _hidden_states(lm, ids, torch.ones_like(ids)),
+        max(map(len, encoded_all), default=1),
+        len(texts),
+    )
     out = []
     for start in range(0, len(texts), batch_size):
         encoded = encoded_all[start : start + batch_size]

@@ -27,14 +27,21 @@ def byte_tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", bos_token="<bos>", eos_token="<eos>")
 
 
-def tiny_config(architecture: str, vocab_size: int = 259, hidden_size: int = 32, num_layers: int = 2,
-                d_ff: int = 64, heads: int = 4):
+def tiny_config(
+    architecture: str, vocab_size: int = 259, hidden_size: int = 32, num_layers: int = 2, d_ff: int = 64, heads: int = 4
+):
     import transformers as tf
 
     common = dict(vocab_size=vocab_size, pad_token_id=0, bos_token_id=1, eos_token_id=2)
-    gated = dict(hidden_size=hidden_size, intermediate_size=d_ff, num_hidden_layers=num_layers,
-                 num_attention_heads=heads, num_key_value_heads=max(1, heads // 2),
-                 head_dim=hidden_size // heads, max_position_embeddings=1024)
+    gated = dict(
+        hidden_size=hidden_size,
+        intermediate_size=d_ff,
+        num_hidden_layers=num_layers,
+        num_attention_heads=heads,
+        num_key_value_heads=max(1, heads // 2),
+        head_dim=hidden_size // heads,
+        max_position_embeddings=1024,
+    )
     builders = {
         "LlamaForCausalLM": lambda: tf.LlamaConfig(**gated, **common),
         "MistralForCausalLM": lambda: tf.MistralConfig(**gated, **common),
@@ -45,11 +52,18 @@ def tiny_config(architecture: str, vocab_size: int = 259, hidden_size: int = 32,
         "Gemma3ForCausalLM": lambda: tf.Gemma3TextConfig(**gated, **common),
         "PhiForCausalLM": lambda: tf.PhiConfig(**gated, **common),
         "BloomForCausalLM": lambda: tf.BloomConfig(hidden_size=hidden_size, n_layer=num_layers, n_head=heads, **common),
-        "OPTForCausalLM": lambda: tf.OPTConfig(hidden_size=hidden_size, ffn_dim=d_ff, num_hidden_layers=num_layers,
-                                               num_attention_heads=heads, word_embed_proj_dim=hidden_size,
-                                               max_position_embeddings=1024, **common),
-        "GPT2LMHeadModel": lambda: tf.GPT2Config(n_embd=hidden_size, n_inner=d_ff, n_layer=num_layers, n_head=heads,
-                                                 n_positions=1024, **common),
+        "OPTForCausalLM": lambda: tf.OPTConfig(
+            hidden_size=hidden_size,
+            ffn_dim=d_ff,
+            num_hidden_layers=num_layers,
+            num_attention_heads=heads,
+            word_embed_proj_dim=hidden_size,
+            max_position_embeddings=1024,
+            **common,
+        ),
+        "GPT2LMHeadModel": lambda: tf.GPT2Config(
+            n_embd=hidden_size, n_inner=d_ff, n_layer=num_layers, n_head=heads, n_positions=1024, **common
+        ),
     }
     if architecture not in builders:
         raise ValueError(f"no tiny config for '{architecture}'; choose one of {', '.join(sorted(builders))}")

@@ -48,10 +48,14 @@ def test_embedded_model_is_gemma3_and_knows_languages(gemma):
 
 
 def test_lape_neurons_are_language_specific(gemma):
-    train = {l: pack_tokens(documents(CORPUS, l, "train"), gemma.tokenizer, 512, 8192, progress=False)
-             for l in DEFAULT_LANGUAGES}
-    valid = {l: pack_tokens(documents(CORPUS, l, "valid"), gemma.tokenizer, 256, 256, progress=False)
-             for l in DEFAULT_LANGUAGES}
+    train = {
+        l: pack_tokens(documents(CORPUS, l, "train"), gemma.tokenizer, 512, 8192, progress=False)
+        for l in DEFAULT_LANGUAGES
+    }
+    valid = {
+        l: pack_tokens(documents(CORPUS, l, "valid"), gemma.tokenizer, 256, 256, progress=False)
+        for l in DEFAULT_LANGUAGES
+    }
     stats = [collect_stats(gemma, train[l], batch_size=4, progress=False) for l in DEFAULT_LANGUAGES]
     probs, means = stack_stats(stats)
     sets = {m: select(m, probs, means, SELECTION) for m in ("lape", "random")}

@@ -38,12 +38,22 @@ class Judge:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 outer.requests += 1
                 outer.keys.add(self.headers.get("Authorization", ""))
-                data = json.dumps({
-                    "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Score: 4"},
-                                 "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                }).encode()
+                data = json.dumps(
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": "Score: 4"},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -67,8 +77,13 @@ def test_openai_judge_in_the_workflow_keeps_the_key_secret(tmp_path):
         cfg.update(results=str(tmp_path / "results"), resources_dir=str(tmp_path / "resources"), languages=["en", "zh"])
         cfg["counting"]["shards"] = 1
         cfg["selection"]["methods"] = ["lape", "random"]
-        cfg["judge"] = {"backend": "openai", "model": "judge-model", "base_url": judge.url, "api_key_env": KEY_VAR,
-                        "timeout": 10}
+        cfg["judge"] = {
+            "backend": "openai",
+            "model": "judge-model",
+            "base_url": judge.url,
+            "api_key_env": KEY_VAR,
+            "timeout": 10,
+        }
         path = tmp_path / "openai.yaml"
         path.write_text(yaml.safe_dump(cfg))
         env = {**__import__("os").environ, KEY_VAR: SECRET}

@@ -27,8 +27,12 @@ def smoke_run(tmp_path_factory):
     path.write_text(yaml.safe_dump(cfg))
     start = time.time()
     # one thread per job: the tiny model gains nothing from threads, two jobs run at once
-    run = subprocess.run(["snakemake", "--cores", "2", "--max-threads", "1", "--configfile", str(path)], cwd=REPO,
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        ["snakemake", "--cores", "2", "--max-threads", "1", "--configfile", str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return cfg, out / "results" / "tiny-llama", time.time() - start, path
 
@@ -68,8 +72,21 @@ def test_every_rule_logged_and_benchmarked(smoke_run):
     from langneurons.report import stage_times
 
     cfg, results, _, _ = smoke_run
-    expected = {"prepare_model", "corpus", "tokenize", "count_activations", "merge_stats", "select_neurons",
-                "perplexity", "ses", "model_figures", "questions", "generate", "steer", "judge"}
+    expected = {
+        "prepare_model",
+        "corpus",
+        "tokenize",
+        "count_activations",
+        "merge_stats",
+        "select_neurons",
+        "perplexity",
+        "ses",
+        "model_figures",
+        "questions",
+        "generate",
+        "steer",
+        "judge",
+    }
     logs = list((results.parent / "logs").rglob("*.log"))
     assert expected <= {p.relative_to(results.parent / "logs").parts[0] for p in logs}
     # time and peak memory of every job, as the report and bench/pipeline.py read them
@@ -82,8 +99,9 @@ def test_every_rule_logged_and_benchmarked(smoke_run):
 
 def test_rerun_has_nothing_to_do(smoke_run):
     _, _, _, path = smoke_run
-    run = subprocess.run(["snakemake", "-n", "--cores", "2", "--configfile", str(path)], cwd=REPO,
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        ["snakemake", "-n", "--cores", "2", "--configfile", str(path)], cwd=REPO, capture_output=True, text=True
+    )
     assert run.returncode == 0
     assert "Nothing to be done" in run.stdout + run.stderr
 
@@ -94,16 +112,18 @@ def _dry_run_with_model_settings(smoke_run, tmp_path, **settings) -> set[str]:
     changed = {**cfg, "models": {name: {**model, **settings} for name, model in cfg["models"].items()}}
     path = tmp_path / "changed.yaml"
     path.write_text(yaml.safe_dump(changed))
-    run = subprocess.run(["snakemake", "-n", "--cores", "2", "--configfile", str(path)], cwd=REPO,
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        ["snakemake", "-n", "--cores", "2", "--configfile", str(path)], cwd=REPO, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return set(re.findall(r"^(?:local)?rule (\w+):", run.stdout + run.stderr, flags=re.M))
 
 
 def test_run_settings_do_not_redo_finished_work(smoke_run, tmp_path):
     # batch size, placement and cluster resources say how a job runs, not what it computes
-    rules = _dry_run_with_model_settings(smoke_run, tmp_path, batch_size=2, device_map="auto", gpus=2,
-                                         mem_mb=64000, runtime=600)
+    rules = _dry_run_with_model_settings(
+        smoke_run, tmp_path, batch_size=2, device_map="auto", gpus=2, mem_mb=64000, runtime=600
+    )
     assert rules <= {"report", "all"}  # the report records the whole config (3 s)
     # a setting that changes the results still reruns what depends on it
     rules = _dry_run_with_model_settings(smoke_run, tmp_path, seq_len=32)
@@ -119,8 +139,17 @@ def test_generation_and_steering_tables(smoke_run):
     answers = pd.read_json(results / "generation" / "lape.answers.jsonl", lines=True)
     n_questions = cfg["questions"]["max_questions"]
     assert len(answers) == (2 + len(langs)) * len(langs) * n_questions
-    assert {"model", "method", "condition", "language", "question_id", "prompt", "answer", "lang_detected",
-            "score"} <= set(answers.columns)
+    assert {
+        "model",
+        "method",
+        "condition",
+        "language",
+        "question_id",
+        "prompt",
+        "answer",
+        "lang_detected",
+        "score",
+    } <= set(answers.columns)
     assert answers["score"].between(1, 5).all()  # the local judge scored every answer
     off = pd.read_csv(results / "steering" / "offtarget.csv", index_col="language")
     assert list(off.index) == langs

@@ -55,7 +55,7 @@ def _no_cluster_reason() -> str | None:
     except subprocess.TimeoutExpired:
         return "sinfo did not answer within 20 s (is slurmctld running? `bash .ci/slurm.sh start`)"
     if run.returncode != 0:
-        last = (run.stderr.strip().splitlines() or ["exit %d" % run.returncode])[-1]
+        last = (run.stderr.strip().splitlines() or [f"exit {run.returncode}"])[-1]
         return f"Slurm cluster is not up (sinfo: {last}); start it with `bash .ci/slurm.sh start`"
     states = run.stdout.split()
     if not any(s.rstrip("*~#$@^-+") in ("idle", "mixed", "allocated", "completing") for s in states):
@@ -109,20 +109,34 @@ def node_memory_mb() -> int:
 def slurm_args(config: Path, logdir: Path) -> list[str]:
     """The user's command (workflow profile + --jobs) plus what fits the 2-core test node."""
     args = [
-        "--workflow-profile", "profiles/slurm",
-        "--configfile", str(config),
-        "--jobs", "4",
-        "--max-threads", "1",  # count_activations asks for 8 threads; the node has 2 CPUs
-        "--slurm-status-command", "squeue",  # no accounting: sacct does not work
-        "--slurm-init-seconds-before-status-checks", "5",
+        "--workflow-profile",
+        "profiles/slurm",
+        "--configfile",
+        str(config),
+        "--jobs",
+        "4",
+        "--max-threads",
+        "1",  # count_activations asks for 8 threads; the node has 2 CPUs
+        "--slurm-status-command",
+        "squeue",  # no accounting: sacct does not work
+        "--slurm-init-seconds-before-status-checks",
+        "5",
         "--slurm-keep-successful-logs",
-        "--slurm-logdir", str(logdir),
-        "--latency-wait", "5",  # one machine: no shared-filesystem delay
+        "--slurm-logdir",
+        str(logdir),
+        "--latency-wait",
+        "5",  # one machine: no shared-filesystem delay
         "--keep-going",
     ]
     if node_memory_mb() < 8200:  # the profile asks up to 8000 MB per job
-        args += ["--default-resources", "mem_mb=1000", "runtime=10",
-                 "--set-resources", "tokenize:mem_mb=1000", "select_neurons:mem_mb=1000"]
+        args += [
+            "--default-resources",
+            "mem_mb=1000",
+            "runtime=10",
+            "--set-resources",
+            "tokenize:mem_mb=1000",
+            "select_neurons:mem_mb=1000",
+        ]
     return args
 
 
@@ -148,8 +162,9 @@ def submitted_in_log(text: str) -> dict[int, tuple[str, Path]]:
 
 def slurm_states(ids: list[str]) -> dict[str, tuple[str, str]]:
     """Slurm job id -> (state, comment), from slurmctld (finished jobs stay MinJobAge = 600 s)."""
-    run = subprocess.run(["squeue", "-h", "-t", "all", "-j", ",".join(ids), "-o", "%i|%T|%k"],
-                         capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-j", ",".join(ids), "-o", "%i|%T|%k"], capture_output=True, text=True, check=True
+    )
     rows = (line.split("|", 2) for line in run.stdout.splitlines() if line.strip())
     return {i: (state, comment) for i, state, comment in rows}
 
@@ -251,12 +266,18 @@ def test_failed_job_is_reported_and_resume_redoes_only_what_is_missing(work, ref
     rc, text = snakemake(slurm_args(config, work / "resume_logs.1"), work / "resume.1.log")
     assert rc != 0, "a run with a failed job exited 0"
     jobs, submitted = jobs_in_log(text), submitted_in_log(text)
-    errors = [(rule, int(m.group(1))) for rule, body in ERROR.findall(main_log(text))
-              if (m := re.search(r"^    jobid: (\d+)$", body, re.M))]
+    errors = [
+        (rule, int(m.group(1)))
+        for rule, body in ERROR.findall(main_log(text))
+        if (m := re.search(r"^    jobid: (\d+)$", body, re.M))
+    ]
     assert any(rule == "tokenize" and "lang=zh" in jobs[job]["wildcards"] for rule, job in errors), text[-6000:]
     # the failure was Slurm's: the jobs of tokenize[zh] (one per split) ended FAILED
-    failed = [slurm_id for job, (slurm_id, _) in submitted.items()
-              if jobs[job]["rule"] == "tokenize" and "lang=zh" in jobs[job]["wildcards"]]
+    failed = [
+        slurm_id
+        for job, (slurm_id, _) in submitted.items()
+        if jobs[job]["rule"] == "tokenize" and "lang=zh" in jobs[job]["wildcards"]
+    ]
     assert len(failed) == 2
     states = slurm_states(failed)
     assert all(states[slurm_id][0] == "FAILED" for slurm_id in failed), states

@@ -20,8 +20,10 @@ def direct_count(lm, tokens, batch_size):
     """Reference: capture every activation with plain hooks, then count and sum in float64."""
     acts = {l: [] for l in range(lm.num_layers)}
     modules = lm.adapter.activation_modules(lm.model)
-    handles = [m.register_forward_hook(lambda m, i, o, l=l: acts[l].append(o.reshape(-1, o.shape[-1]).clone()))
-               for l, m in enumerate(modules)]
+    handles = [
+        m.register_forward_hook(lambda m, i, o, l=l: acts[l].append(o.reshape(-1, o.shape[-1]).clone()))
+        for l, m in enumerate(modules)
+    ]
     n = 0
     with torch.no_grad():
         for batch in iter_batches(tokens, batch_size):

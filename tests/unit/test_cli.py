@@ -36,10 +36,36 @@ def test_identify_and_inspect(tmp_path, capsys):
 def test_console_script_reports_bad_input(tmp_path):
     bad = tmp_path / "bad.pt"
     torch.save("nope", bad)
-    run = subprocess.run([sys.executable, "-m", "langneurons.cli", "identify", "--activations", str(bad), str(bad),
-                          "--out", str(tmp_path / "x.pth")], capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "langneurons.cli",
+            "identify",
+            "--activations",
+            str(bad),
+            str(bad),
+            "--out",
+            str(tmp_path / "x.pth"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode != 0 and "not an activation statistics file" in run.stderr
-    run = subprocess.run([sys.executable, "-m", "langneurons.cli", "identify", "--method", "lave",
-                          "--activations", *fake_stats(tmp_path, 2), "--out", str(tmp_path / "x.pth")],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "langneurons.cli",
+            "identify",
+            "--method",
+            "lave",
+            "--activations",
+            *fake_stats(tmp_path, 2),
+            "--out",
+            str(tmp_path / "x.pth"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode != 0 and "LAVE needs activation sums" in run.stderr

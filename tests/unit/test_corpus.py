@@ -3,12 +3,19 @@
 import json
 
 import pytest
-import torch
 
 from langneurons import DEFAULT_LANGUAGES
 from langneurons.corpus import (
-    DATA, bundled_documents, bundled_passages, bundled_valid_topics, documents, file_documents,
-    iter_batches, pack_tokens, read_jsonl, wikipedia_documents,
+    DATA,
+    bundled_documents,
+    bundled_passages,
+    bundled_valid_topics,
+    documents,
+    file_documents,
+    iter_batches,
+    pack_tokens,
+    read_jsonl,
+    wikipedia_documents,
 )
 from langneurons.models.tiny import byte_tokenizer
 
@@ -68,9 +75,15 @@ def test_files_source_text_and_jsonl(tmp_path):
     (tmp_path / "en.txt").write_text("first doc\n\nsecond doc\n\n\nthird doc\n")
     (tmp_path / "zh.jsonl").write_text("\n".join(json.dumps({"text": t}) for t in ["一", "二", "三", "四"]))
     assert file_documents(tmp_path / "en.txt") == ["first doc", "second doc", "third doc"]
-    cfg = {"source": "files", "files": {"zh": str(tmp_path / "zh.jsonl"),
-                                         "en": {"train": str(tmp_path / "en.txt"), "valid": str(tmp_path / "en.txt")}},
-           "valid_fraction": 0.25, "files_seed": 0}
+    cfg = {
+        "source": "files",
+        "files": {
+            "zh": str(tmp_path / "zh.jsonl"),
+            "en": {"train": str(tmp_path / "en.txt"), "valid": str(tmp_path / "en.txt")},
+        },
+        "valid_fraction": 0.25,
+        "files_seed": 0,
+    }
     valid, train = documents(cfg, "zh", "valid"), documents(cfg, "zh", "train")
     assert len(valid) == 1 and len(train) == 3 and sorted(valid + train) == ["一", "三", "二", "四"]
     assert len(documents(cfg, "en", "train")) == 3
@@ -88,8 +101,10 @@ def test_wikipedia_source_on_local_copy(tmp_path):
     folder = tmp_path / "wiki" / "20231101.vi"
     folder.mkdir(parents=True)
     texts = [f"Bài viết số {i}. " + "nội dung " * (5 + i % 7) for i in range(60)]
-    pq.write_table(pa.table({"id": [str(i) for i in range(60)], "title": ["t"] * 60, "text": texts}),
-                   folder / "train-00000-of-00001.parquet")
+    pq.write_table(
+        pa.table({"id": [str(i) for i in range(60)], "title": ["t"] * 60, "text": texts}),
+        folder / "train-00000-of-00001.parquet",
+    )
     budget = {"valid": 200, "train": 600}
     valid = list(wikipedia_documents("vi", "valid", budget, str(tmp_path / "wiki"), "20231101", seed=1))
     train = list(wikipedia_documents("vi", "train", budget, str(tmp_path / "wiki"), "20231101", seed=1))
@@ -97,6 +112,8 @@ def test_wikipedia_source_on_local_copy(tmp_path):
     assert not set(valid) & set(train)
     again = list(wikipedia_documents("vi", "valid", budget, str(tmp_path / "wiki"), "20231101", seed=1))
     assert again == valid  # seeded
-    assert set(valid) != set(list(wikipedia_documents("vi", "valid", budget, str(tmp_path / "wiki"), "20231101", seed=2)))
+    assert set(valid) != set(
+        list(wikipedia_documents("vi", "valid", budget, str(tmp_path / "wiki"), "20231101", seed=2))
+    )
     with pytest.raises(RuntimeError, match="Could not open Wikipedia"):
         list(wikipedia_documents("xx", "valid", budget, str(tmp_path / "wiki"), "20231101", seed=1))

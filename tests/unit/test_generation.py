@@ -5,8 +5,15 @@ import torch
 
 from langneurons.activations import collect_stats, stack_stats
 from langneurons.evaluation import condition_table, crosslingual_table, offtarget_table
-from langneurons.generation import (build_prompt, cut_at_stop, deactivation_conditions, generate,
-                                    load_instructions, load_template, steering_plan)
+from langneurons.generation import (
+    build_prompt,
+    cut_at_stop,
+    deactivation_conditions,
+    generate,
+    load_instructions,
+    load_template,
+    steering_plan,
+)
 from langneurons.hooks import NeuronHooks
 from langneurons.langid import accuracy, identify
 from langneurons.questions import fetch_mvicuna, load_questions
@@ -43,16 +50,28 @@ def test_batched_generation_equals_one_by_one():
 def test_steering_replaces_with_the_stored_means():
     lm = loaded("LlamaForCausalLM", num_layers=2, d_ff=48)
     gen = torch.Generator().manual_seed(0)
-    stats = [collect_stats(lm, {"sequences": torch.randint(3, 259, (4, 16), generator=gen, dtype=torch.int32),
-                                "remainder": torch.zeros(0, dtype=torch.int32), "seq_len": 16}, 2, progress=False)
-             for _ in range(2)]
+    stats = [
+        collect_stats(
+            lm,
+            {
+                "sequences": torch.randint(3, 259, (4, 16), generator=gen, dtype=torch.int32),
+                "remainder": torch.zeros(0, dtype=torch.int32),
+                "seq_len": 16,
+            },
+            2,
+            progress=False,
+        )
+        for _ in range(2)
+    ]
     _, means = stack_stats(stats)
     neurons = [[torch.tensor([1, 5]), torch.tensor([7])], [torch.tensor([2]), torch.tensor([3, 9])]]
     acts = {}
     with NeuronHooks(lm) as hooks:
         hooks.set_plan(steering_plan(neurons, means, source=0, target=1))
-        extra = [m.register_forward_hook(lambda m, i, o, l=l: acts.__setitem__(l, o.clone()))
-                 for l, m in enumerate(hooks.modules)]
+        extra = [
+            m.register_forward_hook(lambda m, i, o, l=l: acts.__setitem__(l, o.clone()))
+            for l, m in enumerate(hooks.modules)
+        ]
         with torch.no_grad():
             lm.model(input_ids=torch.randint(3, 259, (1, 5)))
         for h in extra:
@@ -85,20 +104,25 @@ def test_grouped_generation_keeps_records_aligned():
     plans = {"normal": {"en": shared, "zh": shared}}
     cfg = {"max_new_tokens": 4, "batch_size": 4, "repetition_penalty": 1.1, "stop": []}
     records = run_conditions(lm, questions, prompts, plans, cfg, {"model": "m"})
-    assert [(r["language"], r["question_id"]) for r in records] == [(l, f"q{i}") for l in ("en", "zh") for i in range(3)]
+    assert [(r["language"], r["question_id"]) for r in records] == [
+        (l, f"q{i}") for l in ("en", "zh") for i in range(3)
+    ]
     alone = generate(lm, [prompts["zh"][1]], max_new_tokens=4, batch_size=1, stops=())
     assert records[4]["prompt"] == prompts["zh"][1] and records[4]["answer"] == alone[0]
 
 
-@pytest.mark.parametrize("text, lang", [
-    ("The weather is lovely today and we are going to the park.", "en"),
-    ("今天天气很好，我们去公园散步吧。", "zh"),
-    ("Il fait beau aujourd'hui, allons nous promener au parc.", "fr"),
-    ("Hoy hace buen tiempo, vamos a pasear por el parque.", "es"),
-    ("Hôm nay trời đẹp, chúng ta hãy đi dạo trong công viên.", "vi"),
-    ("Cuaca hari ini cerah, mari kita berjalan-jalan di taman.", "id"),
-    ("今日はいい天気なので、公園を散歩しましょう。", "ja"),
-])
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("The weather is lovely today and we are going to the park.", "en"),
+        ("今天天气很好，我们去公园散步吧。", "zh"),
+        ("Il fait beau aujourd'hui, allons nous promener au parc.", "fr"),
+        ("Hoy hace buen tiempo, vamos a pasear por el parque.", "es"),
+        ("Hôm nay trời đẹp, chúng ta hãy đi dạo trong công viên.", "vi"),
+        ("Cuaca hari ini cerah, mari kita berjalan-jalan di taman.", "id"),
+        ("今日はいい天気なので、公園を散歩しましょう。", "ja"),
+    ],
+)
 def test_language_identification_on_known_sentences(text, lang):
     assert identify(text, LANGS) == lang
 
@@ -109,19 +133,29 @@ def test_language_accuracy_counts_undetectable_as_wrong():
 
 
 def test_tables_in_the_papers_shape():
-    records = [{"condition": c, "language": l, "score": s, "in_expected_language": a}
-               for c, l, s, a in [("normal", "en", 4, True), ("normal", "zh", 3, True), ("zh", "zh", 1, False),
-                                  ("random", "en", 4, True), ("zh", "en", 4, True), ("en", "en", 2, False)]]
+    records = [
+        {"condition": c, "language": l, "score": s, "in_expected_language": a}
+        for c, l, s, a in [
+            ("normal", "en", 4, True),
+            ("normal", "zh", 3, True),
+            ("zh", "zh", 1, False),
+            ("random", "en", 4, True),
+            ("zh", "en", 4, True),
+            ("en", "en", 2, False),
+        ]
+    ]
     acc = condition_table(records, ["en", "zh"], "in_expected_language")
     assert list(acc.index) == ["normal", "random", "en", "zh"] and list(acc.columns) == ["en", "zh"]
     assert acc.loc["zh", "zh"] == 0 and acc.loc["normal", "zh"] == 1
     off = offtarget_table(records[:2], [dict(records[0], score=5)], ["en", "zh"])
     assert off.loc["en", "quality_steered"] == 5 and off.loc["en", "accuracy_normal"] == 1
-    cross = crosslingual_table([
-        {"language": "en", "condition": "unsteered", "lang_detected": "en", "score": 3},
-        {"language": "en", "condition": "to_zh", "lang_detected": "zh", "score": 2},
-        {"language": "en", "condition": "to_zh", "lang_detected": "en", "score": 4},
-    ])
+    cross = crosslingual_table(
+        [
+            {"language": "en", "condition": "unsteered", "lang_detected": "en", "score": 3},
+            {"language": "en", "condition": "to_zh", "lang_detected": "zh", "score": 2},
+            {"language": "en", "condition": "to_zh", "lang_detected": "en", "score": 4},
+        ]
+    )
     row = cross.iloc[0]
     assert (row.source, row.target, row.share_target_steered, row.share_target_unsteered) == ("en", "zh", 0.5, 0.0)
 
@@ -136,8 +170,12 @@ def test_question_sources(tmp_path):
     remote = tmp_path / "remote"
     remote.mkdir()
     (remote / "fr.txt").write_text("Question un ?\nQuestion deux ?\n")
-    cfg = {"source": "mvicuna", "url": remote.as_uri() + "/{lang}.txt", "dir": str(tmp_path / "cache"),
-           "max_questions": None}
+    cfg = {
+        "source": "mvicuna",
+        "url": remote.as_uri() + "/{lang}.txt",
+        "dir": str(tmp_path / "cache"),
+        "max_questions": None,
+    }
     assert [q["question"] for q in load_questions(cfg, "fr")] == ["Question un ?", "Question deux ?"]
     assert (tmp_path / "cache" / "fr.txt").is_file()
     with pytest.raises(RuntimeError, match="Download that file by hand and put it at"):

@@ -15,8 +15,10 @@ def captured(lm, plan=None):
     acts = {}
     with NeuronHooks(lm) as hooks:
         hooks.set_plan(plan)
-        extra = [m.register_forward_hook(lambda m, i, o, l=l: acts.__setitem__(l, o.detach().clone()))
-                 for l, m in enumerate(hooks.modules)]
+        extra = [
+            m.register_forward_hook(lambda m, i, o, l=l: acts.__setitem__(l, o.detach().clone()))
+            for l, m in enumerate(hooks.modules)
+        ]
         with torch.no_grad():
             logits = lm.model(input_ids=IDS).logits
         for h in extra:

@@ -9,7 +9,9 @@ AUTHORS_ORDER = ["en", "zh", "fr", "es", "vi", "id", "ja"]
 
 
 def authors_file(tmp_path, langs=7, layers=4, d_ff=16, top=None):
-    neurons = [[torch.tensor(sorted({(k + l) % d_ff, (3 * k + 1) % d_ff})) for l in range(layers)] for k in range(langs)]
+    neurons = [
+        [torch.tensor(sorted({(k + l) % d_ff, (3 * k + 1) % d_ff})) for l in range(layers)] for k in range(langs)
+    ]
     if top is not None:
         neurons[0][0] = torch.tensor([0, top])
     path = tmp_path / "LLaMA-2-7B.neuron.pth"
@@ -37,15 +39,24 @@ def test_url_goes_through_the_download_path(tmp_path):
     assert [i.tolist() for i in got[2]] == [i.tolist() for i in raw[2]]
 
 
-@pytest.mark.parametrize("kwargs, file_kwargs, message", [
-    ({"file_languages": AUTHORS_ORDER[:6]}, {}, "holds 7 languages but 6 were given"),
-    ({"num_layers": 5}, {}, "has 4 layers, the model has 5"),
-    ({"d_ff": 16}, {"top": 40}, "index 40 outside 0..15"),
-])
+@pytest.mark.parametrize(
+    "kwargs, file_kwargs, message",
+    [
+        ({"file_languages": AUTHORS_ORDER[:6]}, {}, "holds 7 languages but 6 were given"),
+        ({"num_layers": 5}, {}, "has 4 layers, the model has 5"),
+        ({"d_ff": 16}, {"top": 40}, "index 40 outside 0..15"),
+    ],
+)
 def test_mismatches_are_named(tmp_path, kwargs, file_kwargs, message):
     path, _ = authors_file(tmp_path, **file_kwargs)
-    args = {"file_languages": AUTHORS_ORDER, "languages": AUTHORS_ORDER, "num_layers": 4, "d_ff": 16,
-            "cache_dir": tmp_path / "cache", **kwargs}
+    args = {
+        "file_languages": AUTHORS_ORDER,
+        "languages": AUTHORS_ORDER,
+        "num_layers": 4,
+        "d_ff": 16,
+        "cache_dir": tmp_path / "cache",
+        **kwargs,
+    }
     with pytest.raises(ValueError, match=message):
         import_neurons(str(path), **args)
 

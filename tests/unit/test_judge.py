@@ -91,7 +91,14 @@ def test_parse_score(text, expected):
 
 def test_language_names():
     assert [language_name(c) for c in ["en", "zh", "fr", "es", "vi", "id", "ja"]] == [
-        "English", "Chinese", "French", "Spanish", "Vietnamese", "Indonesian", "Japanese"]
+        "English",
+        "Chinese",
+        "French",
+        "Spanish",
+        "Vietnamese",
+        "Indonesian",
+        "Japanese",
+    ]
     assert language_name("ZH") == "Chinese"
     assert language_name("de") == "de"  # unknown codes pass through
     assert language_name("Korean") == "Korean"
@@ -148,8 +155,7 @@ class FakeOpenAI:
                 qid = re.search(r"QID=(\S+)", prompt).group(1)
                 with fake.lock:
                     fake.attempts[qid] = attempt = fake.attempts.get(qid, 0) + 1
-                    fake.requests.append({"qid": qid, "body": body,
-                                          "authorization": self.headers.get("Authorization")})
+                    fake.requests.append({"qid": qid, "body": body, "authorization": self.headers.get("Authorization")})
                 kind = qid.split("-")[0]
                 reask = len(body["messages"]) > 1
                 try:
@@ -185,13 +191,24 @@ class FakeOpenAI:
                     pass
 
             def _reply(self, body, text):
-                self._send(200, {
-                    "id": "chatcmpl-test", "object": "chat.completion", "created": 1700000000,
-                    "model": body["model"],
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                 "finish_reason": "stop", "logprobs": None}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion",
+                        "created": 1700000000,
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": text},
+                                "finish_reason": "stop",
+                                "logprobs": None,
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
+                    },
+                )
 
             def _error(self, status, code, message=None):
                 self._send(status, {"error": {"message": message or code, "type": code, "param": None, "code": code}})
@@ -237,8 +254,16 @@ def key(monkeypatch):
 
 
 def judge_for(server, cache_dir, **kwargs):
-    options = dict(model="judge-model", base_url=server.base_url, cache_dir=cache_dir, concurrency=4,
-                   max_retries=2, timeout=TIMEOUT_S, backoff=0.01, invalid_retries=1)
+    options = dict(
+        model="judge-model",
+        base_url=server.base_url,
+        cache_dir=cache_dir,
+        concurrency=4,
+        max_retries=2,
+        timeout=TIMEOUT_S,
+        backoff=0.01,
+        invalid_retries=1,
+    )
     options.update(kwargs)
     return OpenAIJudge(**options)
 
@@ -271,7 +296,9 @@ def test_retries_reasks_and_missing_items_keep_order(server, key, tmp_path, capl
     assert by_kind["flaky500-1"] == Judgement(5.0)  # one 500 retried
     assert by_kind["fixlater-1"] == Judgement(2.0)  # malformed, re-asked, then valid
     bad = by_kind["bad-1"]
-    assert bad.score is None and bad.missing_reason.startswith("no score in reply") and "I like it" in bad.missing_reason
+    assert (
+        bad.score is None and bad.missing_reason.startswith("no score in reply") and "I like it" in bad.missing_reason
+    )
     stall = by_kind["stall-1"]
     assert stall.score is None and "3 attempts" in stall.missing_reason and "Timeout" in stall.missing_reason
     down = by_kind["down-1"]
@@ -448,9 +475,19 @@ def test_no_judge():
 
 
 def test_make_judge_builds_each_backend(server, key, tmp_path, tiny_llama):
-    judge = make_judge({"backend": "openai", "model": "judge-model", "base_url": server.base_url,
-                        "api_key_env": "OPENAI_API_KEY", "concurrency": 2, "max_retries": 1, "timeout": 5,
-                        "prompt": None}, cache_dir=tmp_path / "c")
+    judge = make_judge(
+        {
+            "backend": "openai",
+            "model": "judge-model",
+            "base_url": server.base_url,
+            "api_key_env": "OPENAI_API_KEY",
+            "concurrency": 2,
+            "max_retries": 1,
+            "timeout": 5,
+            "prompt": None,
+        },
+        cache_dir=tmp_path / "c",
+    )
     assert isinstance(judge, OpenAIJudge)
     assert (judge.concurrency, judge.max_retries, judge.timeout) == (2, 1, 5.0)
     assert judge.template == DEFAULT_TEMPLATE_PATH.read_text(encoding="utf-8")

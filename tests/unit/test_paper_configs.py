@@ -21,8 +21,9 @@ def test_all_paper_models_have_configs():
 def test_paper_config_dry_runs_offline(path):
     cfg = yaml.safe_load(path.read_text())
     env = {**os.environ, "OPENAI_API_KEY": "dummy-for-dry-run", "HF_HUB_OFFLINE": "1"}
-    run = subprocess.run(["snakemake", "-n", "--configfile", str(path)], cwd=REPO, capture_output=True, text=True,
-                         env=env, timeout=300)
+    run = subprocess.run(
+        ["snakemake", "-n", "--configfile", str(path)], cwd=REPO, capture_output=True, text=True, env=env, timeout=300
+    )
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-3000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))

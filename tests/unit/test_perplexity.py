@@ -14,8 +14,11 @@ from ..conftest import loaded
 
 def tokens(n_seq=3, seq_len=20, remainder=7):
     gen = torch.Generator().manual_seed(1)
-    return {"sequences": torch.randint(3, 259, (n_seq, seq_len), generator=gen, dtype=torch.int32),
-            "remainder": torch.randint(3, 259, (remainder,), generator=gen, dtype=torch.int32), "seq_len": seq_len}
+    return {
+        "sequences": torch.randint(3, 259, (n_seq, seq_len), generator=gen, dtype=torch.int32),
+        "remainder": torch.randint(3, 259, (remainder,), generator=gen, dtype=torch.int32),
+        "seq_len": seq_len,
+    }
 
 
 def direct(lm, toks):

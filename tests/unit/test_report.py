@@ -161,7 +161,7 @@ def test_provenance(complete_page, tmp_path):
     # wall time and peak memory per stage, from Snakemake's benchmark files
     cells = _cells(_section(page, "setup"))
     i = cells.index("select_neurons")
-    assert cells[i + 1:i + 4] == ["model-a", "1", "2.5 s"]
+    assert cells[i + 1 : i + 4] == ["model-a", "1", "2.5 s"]
     assert cells[i + 5] == "812 MB"
     i = cells.index("perplexity")
     assert cells[i + 3] == "1 h 02 min" and cells[i + 5] == "3.40 GiB"
@@ -189,8 +189,9 @@ def test_judge_note(complete_page, tmp_path):
 def test_square_crosslingual_table(tmp_path):
     results, config = build_results(tmp_path / "results")
     langs = config["languages"]
-    pd.DataFrame([[1.0 if s == t else 0.4 for t in langs] for s in langs], index=pd.Index(langs, name="source"),
-                 columns=langs).to_csv(results / "model-a" / "steering" / "crosslingual.csv")
+    pd.DataFrame(
+        [[1.0 if s == t else 0.4 for t in langs] for s in langs], index=pd.Index(langs, name="source"), columns=langs
+    ).to_csv(results / "model-a" / "steering" / "crosslingual.csv")
     page = render(collect(results, config), TEMPLATES, tmp_path / "index.html").read_text()
     cells = _cells(_section(page, "steering"))
     assert "40.0%" in cells and "100.0%" in cells
@@ -215,15 +216,21 @@ def test_captions_for_snakemakes_report_render():
     from docutils.core import publish_parts
     from jinja2 import Template
 
-    fake = types.SimpleNamespace(wildcards=types.SimpleNamespace(model="m"),
-                                 config={"corpus": {"valid_tokens": 256}, "selection": {"top_rate": 0.01},
-                                         "ses": {"max_items": 4, "items": "questions"}})
+    fake = types.SimpleNamespace(
+        wildcards=types.SimpleNamespace(model="m"),
+        config={
+            "corpus": {"valid_tokens": 256},
+            "selection": {"top_rate": 0.01},
+            "ses": {"max_items": 4, "items": "questions"},
+        },
+    )
     for kind in ("ppl", "layers", "overlap", "ses"):
         text = Template((TEMPLATES / "captions" / f"{kind}.rst").read_text()).render(snakemake=fake)
         with warnings.catch_warnings():  # docutils 0.22 renames writer_name, which snakemake still uses
             warnings.simplefilter("ignore", PendingDeprecationWarning)
-            body = publish_parts(text, writer_name="html",
-                                 settings_overrides={"report_level": 2, "halt_level": 2})["body"]
+            body = publish_parts(text, writer_name="html", settings_overrides={"report_level": 2, "halt_level": 2})[
+                "body"
+            ]
         assert len(body) > 100 and "System Message" not in body
 
 
@@ -231,7 +238,12 @@ def test_report_script_renders_with_a_snakemake_object(tmp_path):
     results, config = build_results(tmp_path / "results")
     out = tmp_path / "results" / "report" / "index.html"
     fake = types.SimpleNamespace(
-        input=[], output=[str(out)], log=[str(tmp_path / "report.log")], threads=1, rule="report", wildcards={},
+        input=[],
+        output=[str(out)],
+        log=[str(tmp_path / "report.log")],
+        threads=1,
+        rule="report",
+        wildcards={},
         params=types.SimpleNamespace(config=config, results=str(results), templates=str(TEMPLATES)),
     )
     stderr, handlers = sys.stderr, logging.getLogger().handlers[:]
@@ -257,12 +269,15 @@ def test_figure_missing_while_tables_exist(tmp_path):
 
 def test_imported_neurons_against_lape(tmp_path):
     results, config = build_results(tmp_path / "results")
-    rows = [{"language": lang, "layer": layer, "imported": 4, "lape": 4, "shared": 2, "jaccard": 1 / 3}
-            for lang in config["languages"] for layer in range(2)]
+    rows = [
+        {"language": lang, "layer": layer, "imported": 4, "lape": 4, "shared": 2, "jaccard": 1 / 3}
+        for lang in config["languages"]
+        for layer in range(2)
+    ]
     pd.DataFrame(rows).to_csv(results / "model-a" / "neurons" / "imported_vs_lape.csv", index=False)
     page = render(collect(results, config), TEMPLATES, tmp_path / "index.html").read_text()
     neurons = _section(page, "neurons")
     assert "Published neurons against this run" in neurons
     cells = _cells(neurons)
     i = cells.index("en", cells.index("Jaccard"))
-    assert cells[i:i + 5] == ["en", "8", "8", "4", "0.333"]
+    assert cells[i : i + 5] == ["en", "8", "8", "4", "0.333"]

@@ -41,7 +41,10 @@ def test_hand_derivation_of_thresholds_and_entropies():
     # activation_bar_ratio 0.9 -> 27th smallest = 4th largest = 0.60
     assert kth_smallest(P, 0.9) == 0.60
     # finite entropies after the filter: L1n2 < L0n0 < L1n0 < L1n3
-    e = {k: entropy(P[l, n].tolist()) for k, (l, n) in {"L0n0": (0, 0), "L1n0": (1, 0), "L1n2": (1, 2), "L1n3": (1, 3)}.items()}
+    e = {
+        k: entropy(P[l, n].tolist())
+        for k, (l, n) in {"L0n0": (0, 0), "L1n0": (1, 0), "L1n2": (1, 2), "L1n3": (1, 3)}.items()
+    }
     assert e["L1n2"] < e["L0n0"] < e["L1n0"] < e["L1n3"]
     assert entropy(P[0, 2].tolist()) < e["L1n2"]  # L0n2 would win without the +inf filter
 

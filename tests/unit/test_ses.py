@@ -1,6 +1,5 @@
 """SES on hand-made hidden states; pooling ignores padding and BOS."""
 
-import pandas as pd
 import pytest
 import torch
 
@@ -24,10 +23,10 @@ def test_ses_table_on_hand_made_vectors():
     ab = table[(table.lang_a == "a") & (table.lang_b == "b")].set_index("layer")["similarity"]
     assert ab[0] == pytest.approx(1.0) and ab[1] == pytest.approx(0.0)
     ac = table[(table.lang_a == "a") & (table.lang_b == "c")].set_index("layer")["similarity"]
-    assert ac[1] == pytest.approx(2 ** -0.5)
+    assert ac[1] == pytest.approx(2**-0.5)
     curve = ses_curve(table)
     assert curve[0] == pytest.approx(1.0)
-    assert curve[1] == pytest.approx((0.0 + 2 ** -0.5 + 2 ** -0.5) / 3)
+    assert curve[1] == pytest.approx((0.0 + 2**-0.5 + 2**-0.5) / 3)
 
 
 def test_pooled_states_padding_does_not_change_vectors():

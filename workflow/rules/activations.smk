@@ -5,20 +5,20 @@ rule count_activations:
         model=model_json,
     output:
         os.path.join(RESULTS, "{model}", "stats", "shards", "{lang}.{shard}.pt"),
-    params:
-        model=model_cfg,
-        shards=SHARDS,
+    log:
+        os.path.join(RESULTS, "logs", "count_activations", "{model}", "{lang}.{shard}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "count_activations", "{model}", "{lang}.{shard}.tsv")
+    conda:
+        "../../envs/langneurons.yaml"
     threads: GPU_THREADS
     resources:
         gpu=gpus,
         mem_mb=mem_mb,
         runtime=runtime,
-    log:
-        os.path.join(RESULTS, "logs", "count_activations", "{model}", "{lang}.{shard}.log"),
-    benchmark:
-        os.path.join(RESULTS, "benchmarks", "count_activations", "{model}", "{lang}.{shard}.tsv"),
-    conda:
-        "../../envs/langneurons.yaml"
+    params:
+        model=model_cfg,
+        shards=SHARDS,
     script:
         "../scripts/count_activations.py"
 
@@ -32,7 +32,7 @@ rule merge_stats:
     log:
         os.path.join(RESULTS, "logs", "merge_stats", "{model}", "{lang}.log"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "merge_stats", "{model}", "{lang}.tsv"),
+        os.path.join(RESULTS, "benchmarks", "merge_stats", "{model}", "{lang}.tsv")
     conda:
         "../../envs/langneurons.yaml"
     script:

@@ -3,7 +3,6 @@ import re
 
 from langneurons.config import validate_config
 
-
 validate_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 
 RESULTS = config["results"]
@@ -25,6 +24,7 @@ if config["judge"]["backend"] == "openai":
     # the API key reaches jobs (also on a cluster) through the environment only
     envvars:
         config["judge"]["api_key_env"],
+
 
 SHARDS = config["counting"]["shards"]
 GPU_THREADS = 8
@@ -120,20 +120,23 @@ def valid_tokens(wildcards):
 
 
 def ppl_neurons(wildcards):
-    return expand("{results}/{model}/neurons/{method}.neuron.pth", results=RESULTS, model=wildcards.model,
-                  method=PPL_METHODS)
+    return expand(
+        "{results}/{model}/neurons/{method}.neuron.pth", results=RESULTS, model=wildcards.model, method=PPL_METHODS
+    )
 
 
 def method_tables(wildcards):
     return {
-        "counts": expand("{results}/{model}/neurons/{method}.counts.csv", results=RESULTS,
-                         model=wildcards.model, method=METHODS),
-        "overlap": expand("{results}/{model}/neurons/{method}.overlap.csv", results=RESULTS,
-                          model=wildcards.model, method=METHODS),
-        "jaccard": expand("{results}/{model}/neurons/{method}.jaccard.csv", results=RESULTS,
-                          model=wildcards.model, method=METHODS),
-        "ppl": expand("{results}/{model}/ppl/{method}.csv", results=RESULTS, model=wildcards.model,
-                      method=PPL_METHODS),
+        "counts": expand(
+            "{results}/{model}/neurons/{method}.counts.csv", results=RESULTS, model=wildcards.model, method=METHODS
+        ),
+        "overlap": expand(
+            "{results}/{model}/neurons/{method}.overlap.csv", results=RESULTS, model=wildcards.model, method=METHODS
+        ),
+        "jaccard": expand(
+            "{results}/{model}/neurons/{method}.jaccard.csv", results=RESULTS, model=wildcards.model, method=METHODS
+        ),
+        "ppl": expand("{results}/{model}/ppl/{method}.csv", results=RESULTS, model=wildcards.model, method=PPL_METHODS),
     }
 
 
@@ -142,10 +145,13 @@ def figure_dir(wildcards):
 
 
 def figures(model):
-    return expand("{results}/{model}/figures/{kind}_{method}.png", results=RESULTS, model=model,
-                  kind=["layers", "overlap"], method=METHODS) + expand(
-        "{results}/{model}/figures/ppl_{method}.png", results=RESULTS, model=model, method=PPL_METHODS
-    )
+    return expand(
+        "{results}/{model}/figures/{kind}_{method}.png",
+        results=RESULTS,
+        model=model,
+        kind=["layers", "overlap"],
+        method=METHODS,
+    ) + expand("{results}/{model}/figures/ppl_{method}.png", results=RESULTS, model=model, method=PPL_METHODS)
 
 
 def question_files(wildcards):
@@ -157,8 +163,9 @@ def steering_neurons(wildcards):
 
 
 def generated_answers(wildcards):
-    return expand("{results}/{model}/generation/{method}.raw.jsonl", results=RESULTS, model=wildcards.model,
-                  method=GEN_METHODS)
+    return expand(
+        "{results}/{model}/generation/{method}.raw.jsonl", results=RESULTS, model=wildcards.model, method=GEN_METHODS
+    )
 
 
 def steered_answers(wildcards):
@@ -178,9 +185,13 @@ def judge_api_slots(wildcards):
 def generation_targets():
     if not (GEN_METHODS or STEER_METHOD):
         return []
-    return expand("{results}/{model}/generation/{method}.{ext}", results=RESULTS, model=MODELS, method=GEN_METHODS,
-                  ext=["answers.jsonl", "quality.csv", "language_accuracy.csv"]) + [
-        f.format(model=m) for m in MODELS for f in STEER_OUTPUTS]
+    return expand(
+        "{results}/{model}/generation/{method}.{ext}",
+        results=RESULTS,
+        model=MODELS,
+        method=GEN_METHODS,
+        ext=["answers.jsonl", "quality.csv", "language_accuracy.csv"],
+    ) + [f.format(model=m) for m in MODELS for f in STEER_OUTPUTS]
 
 
 def comparison_targets():
@@ -200,10 +211,20 @@ def report_inputs(wildcards):
 
 def all_targets():
     return (
-        expand("{results}/{model}/neurons/{method}.{ext}", results=RESULTS, model=MODELS, method=METHODS,
-               ext=["neuron.pth", "counts.csv", "overlap.csv", "jaccard.csv"])
-        + expand("{results}/{model}/ppl/{method}{ext}", results=RESULTS, model=MODELS, method=PPL_METHODS,
-                 ext=[".csv", ".delta.csv", ".specificity.csv"])
+        expand(
+            "{results}/{model}/neurons/{method}.{ext}",
+            results=RESULTS,
+            model=MODELS,
+            method=METHODS,
+            ext=["neuron.pth", "counts.csv", "overlap.csv", "jaccard.csv"],
+        )
+        + expand(
+            "{results}/{model}/ppl/{method}{ext}",
+            results=RESULTS,
+            model=MODELS,
+            method=PPL_METHODS,
+            ext=[".csv", ".delta.csv", ".specificity.csv"],
+        )
         + expand("{results}/{model}/ses.csv", results=RESULTS, model=MODELS)
         + [f for model in MODELS for f in figures(model)]
         + [os.path.join(RESULTS, "figures", "ses.png")]

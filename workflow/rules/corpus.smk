@@ -3,14 +3,14 @@ rule corpus:
     output:
         train=os.path.join(RESULTS, "corpus", "{lang}.train.jsonl"),
         valid=os.path.join(RESULTS, "corpus", "{lang}.valid.jsonl"),
-    params:
-        corpus=corpus_source(),
     log:
         os.path.join(RESULTS, "logs", "corpus", "{lang}.log"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "corpus", "{lang}.tsv"),
+        os.path.join(RESULTS, "benchmarks", "corpus", "{lang}.tsv")
     conda:
         "../../envs/langneurons.yaml"
+    params:
+        corpus=corpus_source(),
     script:
         "../scripts/corpus.py"
 
@@ -22,14 +22,14 @@ rule tokenize:
         model=model_json,
     output:
         os.path.join(RESULTS, "{model}", "tokens", "{lang}.{split}.pt"),
-    params:
-        seq_len=seq_len,
-        budget=token_budget,
     log:
         os.path.join(RESULTS, "logs", "tokenize", "{model}", "{lang}.{split}.log"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "tokenize", "{model}", "{lang}.{split}.tsv"),
+        os.path.join(RESULTS, "benchmarks", "tokenize", "{model}", "{lang}.{split}.tsv")
     conda:
         "../../envs/langneurons.yaml"
+    params:
+        seq_len=seq_len,
+        budget=token_budget,
     script:
         "../scripts/tokenize.py"

@@ -33,16 +33,16 @@ rule model_figures:
             )
             for method in PPL_METHODS
         ],
+    log:
+        os.path.join(RESULTS, "logs", "model_figures", "{model}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "model_figures", "{model}.tsv")
+    conda:
+        "../../envs/langneurons.yaml"
     params:
         methods=METHODS,
         ppl_methods=PPL_METHODS,
         outdir=figure_dir,
-    log:
-        os.path.join(RESULTS, "logs", "model_figures", "{model}.log"),
-    benchmark:
-        os.path.join(RESULTS, "benchmarks", "model_figures", "{model}.tsv"),
-    conda:
-        "../../envs/langneurons.yaml"
     script:
         "../scripts/model_figures.py"
 
@@ -58,13 +58,13 @@ rule ses_figure:
             category="Sentence embedding similarity",
             labels={"figure": "SES per layer"},
         ),
-    params:
-        models=MODELS,
     log:
         os.path.join(RESULTS, "logs", "ses_figure.log"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "ses_figure.tsv"),
+        os.path.join(RESULTS, "benchmarks", "ses_figure.tsv")
     conda:
         "../../envs/langneurons.yaml"
+    params:
+        models=MODELS,
     script:
         "../scripts/ses_figure.py"

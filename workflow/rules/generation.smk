@@ -2,14 +2,14 @@ rule questions:
     """Questions per language (bundled, mvicuna download, or files)."""
     output:
         os.path.join(RESULTS, "questions", "{lang}.jsonl"),
-    params:
-        questions=config["questions"],
     log:
         os.path.join(RESULTS, "logs", "questions", "{lang}.log"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "questions", "{lang}.tsv"),
+        os.path.join(RESULTS, "benchmarks", "questions", "{lang}.tsv")
     conda:
         "../../envs/langneurons.yaml"
+    params:
+        questions=config["questions"],
     script:
         "../scripts/questions.py"
 
@@ -23,21 +23,21 @@ rule generate:
         random=os.path.join(RESULTS, "{model}", "neurons", "random.neuron.pth"),
     output:
         os.path.join(RESULTS, "{model}", "generation", "{method}.raw.jsonl"),
-    params:
-        model=model_cfg,
-        generation=config["generation"],
-        languages=LANGS,
+    log:
+        os.path.join(RESULTS, "logs", "generate", "{model}", "{method}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "generate", "{model}", "{method}.tsv")
+    conda:
+        "../../envs/langneurons.yaml"
     threads: GPU_THREADS
     resources:
         gpu=gpus,
         mem_mb=mem_mb,
         runtime=runtime,
-    log:
-        os.path.join(RESULTS, "logs", "generate", "{model}", "{method}.log"),
-    benchmark:
-        os.path.join(RESULTS, "benchmarks", "generate", "{model}", "{method}.tsv"),
-    conda:
-        "../../envs/langneurons.yaml"
+    params:
+        model=model_cfg,
+        generation=config["generation"],
+        languages=LANGS,
     script:
         "../scripts/generate.py"
 
@@ -51,23 +51,23 @@ rule steer:
         stats=language_stats,
     output:
         os.path.join(RESULTS, "{model}", "steering", "raw.jsonl"),
+    log:
+        os.path.join(RESULTS, "logs", "steer", "{model}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "steer", "{model}.tsv")
+    conda:
+        "../../envs/langneurons.yaml"
+    threads: GPU_THREADS
+    resources:
+        gpu=gpus,
+        mem_mb=mem_mb,
+        runtime=runtime,
     params:
         model=model_cfg,
         generation=config["generation"],
         steering=config["steering"],
         languages=LANGS,
         with_normal=not GEN_METHODS,
-    threads: GPU_THREADS
-    resources:
-        gpu=gpus,
-        mem_mb=mem_mb,
-        runtime=runtime,
-    log:
-        os.path.join(RESULTS, "logs", "steer", "{model}.log"),
-    benchmark:
-        os.path.join(RESULTS, "benchmarks", "steer", "{model}.tsv"),
-    conda:
-        "../../envs/langneurons.yaml"
     script:
         "../scripts/steer.py"
 
@@ -85,23 +85,23 @@ rule judge:
             os.path.join(RESULTS, "{{model}}", "generation", "{method}.language_accuracy.csv"), method=GEN_METHODS
         ),
         steering=STEER_OUTPUTS,
-    params:
-        model=model_cfg,
-        judge=config["judge"],
-        languages=LANGS,
-        methods=GEN_METHODS,
-        cache=os.path.join(RESULTS, "judge_cache"),
+    log:
+        os.path.join(RESULTS, "logs", "judge", "{model}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "judge", "{model}.tsv")
+    conda:
+        "../../envs/langneurons.yaml"
     threads: GPU_THREADS
     resources:
         gpu=judge_gpus,
         mem_mb=mem_mb,
         runtime=runtime,
         openai_api=judge_api_slots,
-    log:
-        os.path.join(RESULTS, "logs", "judge", "{model}.log"),
-    benchmark:
-        os.path.join(RESULTS, "benchmarks", "judge", "{model}.tsv"),
-    conda:
-        "../../envs/langneurons.yaml"
+    params:
+        model=model_cfg,
+        judge=config["judge"],
+        languages=LANGS,
+        methods=GEN_METHODS,
+        cache=os.path.join(RESULTS, "judge_cache"),
     script:
         "../scripts/judge.py"

@@ -10,23 +10,21 @@ rule perplexity:
     output:
         ppl=expand(os.path.join(RESULTS, "{{model}}", "ppl", "{method}.csv"), method=PPL_METHODS),
         delta=expand(os.path.join(RESULTS, "{{model}}", "ppl", "{method}.delta.csv"), method=PPL_METHODS),
-        specificity=expand(
-            os.path.join(RESULTS, "{{model}}", "ppl", "{method}.specificity.csv"), method=PPL_METHODS
-        ),
-    params:
-        model=model_cfg,
-        methods=PPL_METHODS,
-        languages=LANGS,
+        specificity=expand(os.path.join(RESULTS, "{{model}}", "ppl", "{method}.specificity.csv"), method=PPL_METHODS),
+    log:
+        os.path.join(RESULTS, "logs", "perplexity", "{model}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "perplexity", "{model}.tsv")
+    conda:
+        "../../envs/langneurons.yaml"
     threads: GPU_THREADS
     resources:
         gpu=gpus,
         mem_mb=mem_mb,
         runtime=runtime,
-    log:
-        os.path.join(RESULTS, "logs", "perplexity", "{model}.log"),
-    benchmark:
-        os.path.join(RESULTS, "benchmarks", "perplexity", "{model}.tsv"),
-    conda:
-        "../../envs/langneurons.yaml"
+    params:
+        model=model_cfg,
+        methods=PPL_METHODS,
+        languages=LANGS,
     script:
         "../scripts/perplexity.py"

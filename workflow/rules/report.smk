@@ -4,14 +4,14 @@ rule report:
         report_inputs,
     output:
         os.path.join(RESULTS, "report", "index.html"),
-    params:
-        config=config,
-        templates=os.path.join(workflow.basedir, "report"),
     log:
         os.path.join(RESULTS, "logs", "report.log"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "report.tsv"),
+        os.path.join(RESULTS, "benchmarks", "report.tsv")
     conda:
         "../../envs/langneurons.yaml"
+    params:
+        config=config,
+        templates=os.path.join(workflow.basedir, "report"),
     script:
         "../scripts/report.py"

@@ -1,7 +1,5 @@
 rule select_neurons:
     """Language-specific neurons by one method (lape, lap, lave, random)."""
-    wildcard_constraints:
-        method="lape|lap|lave|random",
     input:
         language_stats,
     output:
@@ -9,15 +7,17 @@ rule select_neurons:
         counts=os.path.join(RESULTS, "{model}", "neurons", "{method}.counts.csv"),
         overlap=os.path.join(RESULTS, "{model}", "neurons", "{method}.overlap.csv"),
         jaccard=os.path.join(RESULTS, "{model}", "neurons", "{method}.jaccard.csv"),
-    params:
-        selection=config["selection"],
-        languages=LANGS,
     log:
         os.path.join(RESULTS, "logs", "select_neurons", "{model}", "{method}.log"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "select_neurons", "{model}", "{method}.tsv"),
+        os.path.join(RESULTS, "benchmarks", "select_neurons", "{model}", "{method}.tsv")
+    wildcard_constraints:
+        method="lape|lap|lave|random",
     conda:
         "../../envs/langneurons.yaml"
+    params:
+        selection=config["selection"],
+        languages=LANGS,
     script:
         "../scripts/select_neurons.py"
 
@@ -31,16 +31,16 @@ rule import_neurons:
         counts=os.path.join(RESULTS, "{model}", "neurons", "imported.counts.csv"),
         overlap=os.path.join(RESULTS, "{model}", "neurons", "imported.overlap.csv"),
         jaccard=os.path.join(RESULTS, "{model}", "neurons", "imported.jaccard.csv"),
+    log:
+        os.path.join(RESULTS, "logs", "import_neurons", "{model}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "import_neurons", "{model}.tsv")
+    conda:
+        "../../envs/langneurons.yaml"
     params:
         imported=config["selection"]["imported"],
         languages=LANGS,
         downloads=os.path.join(config["resources_dir"], "neurons"),
-    log:
-        os.path.join(RESULTS, "logs", "import_neurons", "{model}.log"),
-    benchmark:
-        os.path.join(RESULTS, "benchmarks", "import_neurons", "{model}.tsv"),
-    conda:
-        "../../envs/langneurons.yaml"
     script:
         "../scripts/import_neurons.py"
 
@@ -52,13 +52,13 @@ rule compare_neurons:
         lape=os.path.join(RESULTS, "{model}", "neurons", "lape.neuron.pth"),
     output:
         os.path.join(RESULTS, "{model}", "neurons", "imported_vs_lape.csv"),
-    params:
-        languages=LANGS,
     log:
         os.path.join(RESULTS, "logs", "compare_neurons", "{model}.log"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "compare_neurons", "{model}.tsv"),
+        os.path.join(RESULTS, "benchmarks", "compare_neurons", "{model}.tsv")
     conda:
         "../../envs/langneurons.yaml"
+    params:
+        languages=LANGS,
     script:
         "../scripts/compare_neurons.py"

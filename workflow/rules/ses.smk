@@ -4,21 +4,21 @@ rule ses:
         model=model_json,
     output:
         os.path.join(RESULTS, "{model}", "ses.csv"),
-    params:
-        model=model_cfg,
-        ses=config["ses"],
-        valid_topics=config["corpus"]["valid_topics"],
-        languages=LANGS,
+    log:
+        os.path.join(RESULTS, "logs", "ses", "{model}.log"),
+    benchmark:
+        os.path.join(RESULTS, "benchmarks", "ses", "{model}.tsv")
+    conda:
+        "../../envs/langneurons.yaml"
     threads: GPU_THREADS
     resources:
         gpu=gpus,
         mem_mb=mem_mb,
         runtime=runtime,
-    log:
-        os.path.join(RESULTS, "logs", "ses", "{model}.log"),
-    benchmark:
-        os.path.join(RESULTS, "benchmarks", "ses", "{model}.tsv"),
-    conda:
-        "../../envs/langneurons.yaml"
+    params:
+        model=model_cfg,
+        ses=config["ses"],
+        valid_topics=config["corpus"]["valid_topics"],
+        languages=LANGS,
     script:
         "../scripts/ses.py"

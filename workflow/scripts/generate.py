@@ -1,8 +1,13 @@
 from tqdm import tqdm
 
 from langneurons.corpus import read_jsonl, write_jsonl
-from langneurons.generation import (build_prompt, deactivation_conditions, load_instructions, load_template,
-                                    run_conditions)
+from langneurons.generation import (
+    build_prompt,
+    deactivation_conditions,
+    load_instructions,
+    load_template,
+    run_conditions,
+)
 from langneurons.neuronsets import load_neurons, validate_neurons
 from langneurons.runlog import load_for_rule, start
 
@@ -14,8 +19,10 @@ for path, ns in ((snakemake.input.neurons, neurons), (snakemake.input.random, ra
     validate_neurons(ns, languages, lm.num_layers, lm.num_neurons, path)
 template, instructions = load_template(cfg["template"]), load_instructions(cfg["instructions"])
 questions = {lang: read_jsonl(path) for lang, path in zip(languages, snakemake.input.questions)}
-prompts = {lang: [build_prompt(template, q["question"], instructions.get(lang, "")) for q in questions[lang]]
-           for lang in languages}
+prompts = {
+    lang: [build_prompt(template, q["question"], instructions.get(lang, "")) for q in questions[lang]]
+    for lang in languages
+}
 plans = deactivation_conditions(neurons, random_neurons, languages)
 meta = {"model": snakemake.wildcards.model, "method": snakemake.wildcards.method}
 with tqdm(total=len(plans) * len(languages), desc="conditions x languages") as bar:

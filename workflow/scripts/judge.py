@@ -25,8 +25,9 @@ for r in everything:
 missing = sum(r["score"] is None for r in everything)
 log.info("judged %d distinct answers with backend %s; %d answers without a score", len(keys), cfg["backend"], missing)
 
-for method, out, quality, accuracy in zip(methods, snakemake.output.answers, snakemake.output.quality,
-                                          snakemake.output.accuracy):
+for method, out, quality, accuracy in zip(
+    methods, snakemake.output.answers, snakemake.output.quality, snakemake.output.accuracy
+):
     records = generated[method]
     write_jsonl(records, out)
     condition_table(records, languages, "score").to_csv(quality, float_format="%.3f")
@@ -40,6 +41,8 @@ if snakemake.output.steering:
     if not normal and generated:
         normal = [r for r in next(iter(generated.values())) if r["condition"] == "normal"]
     offtarget_table(normal, [r for r in off if r["condition"] == "steered"], languages).to_csv(
-        offtarget_out, float_format="%.3f")
+        offtarget_out, float_format="%.3f"
+    )
     crosslingual_table([r for r in steered if r.get("kind") == "crosslingual"]).to_csv(
-        cross_out, index=False, float_format="%.3f")
+        cross_out, index=False, float_format="%.3f"
+    )

@@ -8,16 +8,22 @@ from langneurons.runlog import start
 
 log = start(snakemake)
 model, outdir = snakemake.wildcards.model, snakemake.params.outdir
-for method, counts, overlap, jaccard in zip(snakemake.params.methods, snakemake.input.counts,
-                                            snakemake.input.overlap, snakemake.input.jaccard):
+for method, counts, overlap, jaccard in zip(
+    snakemake.params.methods, snakemake.input.counts, snakemake.input.overlap, snakemake.input.jaccard
+):
     table = pd.read_csv(counts, index_col="layer")
-    plots.layer_distribution(table, f"{model}: {method.upper()} neurons per layer",
-                             os.path.join(outdir, f"layers_{method}.png"))
-    plots.overlap_heatmap(pd.read_csv(overlap, index_col="language"), pd.read_csv(jaccard, index_col="language"),
-                          f"{model}: {method.upper()} neuron overlap between languages",
-                          os.path.join(outdir, f"overlap_{method}.png"))
+    plots.layer_distribution(
+        table, f"{model}: {method.upper()} neurons per layer", os.path.join(outdir, f"layers_{method}.png")
+    )
+    plots.overlap_heatmap(
+        pd.read_csv(overlap, index_col="language"),
+        pd.read_csv(jaccard, index_col="language"),
+        f"{model}: {method.upper()} neuron overlap between languages",
+        os.path.join(outdir, f"overlap_{method}.png"),
+    )
 for method, ppl in zip(snakemake.params.ppl_methods, snakemake.input.ppl):
     rel = relative_matrix(pd.read_csv(ppl, index_col="deactivated"))
-    plots.ppl_heatmap(rel, f"{model}: PPL change, {method.upper()} neurons deactivated",
-                      os.path.join(outdir, f"ppl_{method}.png"))
+    plots.ppl_heatmap(
+        rel, f"{model}: PPL change, {method.upper()} neurons deactivated", os.path.join(outdir, f"ppl_{method}.png")
+    )
 log.info("figures written to %s", outdir)

@@ -16,12 +16,18 @@ for method, path in zip(methods, snakemake.input.neurons):
 total = len(languages) * (1 + len(languages) * len(methods))
 with tqdm(total=total, desc="perplexity evaluations", unit="eval") as bar:
     tables = perplexity_matrix(lm, valid, neuron_sets, languages, run_settings(snakemake)["batch_size"], bar)
-for method, out, delta, spec in zip(methods, snakemake.output.ppl, snakemake.output.delta,
-                                    snakemake.output.specificity):
+for method, out, delta, spec in zip(
+    methods, snakemake.output.ppl, snakemake.output.delta, snakemake.output.specificity
+):
     table = tables[method]
     table.to_csv(out, float_format="%.4f")
     ppl_change(table).to_csv(delta, index=False, float_format="%.5f")
     summary = specificity(table)
     summary.to_csv(spec, float_format="%.4f")
-    log.info("%s: own language hit hardest for %d/%d languages; mean diagonal/off-diagonal ratio %.2f",
-             method, summary["own_is_largest"].sum(), len(summary), summary["ratio"].mean())
+    log.info(
+        "%s: own language hit hardest for %d/%d languages; mean diagonal/off-diagonal ratio %.2f",
+        method,
+        summary["own_is_largest"].sum(),
+        len(summary),
+        summary["ratio"].mean(),
+    )

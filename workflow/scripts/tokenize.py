@@ -15,5 +15,10 @@ tokens = pack_tokens(docs, tokenizer, snakemake.params.seq_len, snakemake.params
 tmp = snakemake.output[0] + ".tmp"
 torch.save(tokens, tmp)
 os.replace(tmp, snakemake.output[0])
-log.info("%d tokens in %d full sequences (+%d remainder) from %d documents",
-         tokens["n_tokens"], len(tokens["sequences"]), tokens["remainder"].numel(), tokens["n_documents"])
+log.info(
+    "%d tokens in %d full sequences (+%d remainder) from %d documents",
+    tokens["n_tokens"],
+    len(tokens["sequences"]),
+    tokens["remainder"].numel(),
+    tokens["n_documents"],
+)
