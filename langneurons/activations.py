@@ -12,7 +12,6 @@ load here as well (without ``sum``: LAVE and steering then need our files).
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import torch
@@ -21,6 +20,7 @@ from tqdm import tqdm
 from .batching import resolve_batch_size
 from .corpus import count_batches, iter_batches, shard_range
 from .hooks import NeuronHooks, StatsRecorder
+from .io import atomic_write
 from .models import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -73,11 +73,8 @@ def merge_stats(parts: list[dict]) -> dict:
 
 def save_stats(stats: dict, path: str | Path, **meta) -> None:
     """Write atomically: a crashed job leaves no file that a rerun would trust."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({**stats, **meta}, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path, None) as tmp:
+        torch.save({**stats, **meta}, tmp)
 
 
 def load_stats(path: str | Path) -> dict:

@@ -18,7 +18,6 @@ Two stages with a file between them:
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections.abc import Iterable, Iterator
@@ -29,50 +28,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
+from .io import read_jsonl, write_jsonl
+
 log = logging.getLogger(__name__)
 
 DATA = resources.files("langneurons") / "data"
 
 
 # --------------------------------------------------------------------------- sources
-def read_jsonl(path) -> list[dict]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def write_jsonl(records: Iterable[dict], path: str | Path) -> int:
-    """One JSON object per line, written atomically (a crash leaves no half file); returns how many."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    n = 0
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for r in records:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-            n += 1
-    tmp.replace(path)
-    return n
-
-
-def download(url: str, path: str | Path, hint: str) -> Path:
-    """Fetch ``url`` into ``path`` once (atomically); ``hint`` says what to do when offline."""
-    import urllib.request
-
-    path = Path(path)
-    if path.is_file():
-        return path
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            data = response.read()
-    except Exception as err:
-        raise RuntimeError(f"Could not download {url} ({err}). {hint}") from err
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return path
-
-
 def bundled_passages(lang: str) -> list[dict]:
     path = DATA / "corpus" / f"{lang}.jsonl"
     if not path.is_file():

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 import torch
 
+from .io import atomic_write
 from .selection import Neurons
 
 
 def save_neurons(neurons: Neurons, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save([[idx.long() for idx in per_layer] for per_layer in neurons], tmp)
-    os.replace(tmp, path)
+    with atomic_write(path, None) as tmp:
+        torch.save([[idx.long() for idx in per_layer] for per_layer in neurons], tmp)
 
 
 def load_neurons(path: str | Path) -> Neurons:
@@ -74,7 +71,7 @@ def import_neurons(
     """
     path = Path(source)
     if "://" in source:
-        from .corpus import download
+        from .io import download
 
         path = download(
             source,

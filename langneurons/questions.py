@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .corpus import DATA, download, read_jsonl
+from .corpus import DATA
+from .io import download, read_jsonl
 
 MVICUNA_URL = "https://raw.githubusercontent.com/RUCAIBox/Language-Specific-Neurons/main/data/mvicuna/{lang}.txt"
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..io import atomic_write
 from .adapters import Adapter, get_adapter
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,8 @@ def prepare_model(spec: dict, out_dir: str | Path) -> Path:
         raise ValueError(f"model source '{spec['source']}' is not one of: embedded, hf, random")
     info["trust_remote_code"] = bool(spec.get("trust_remote_code", False))
     meta = out_dir / "model.json"
-    tmp = meta.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(info, indent=2))
-    os.replace(tmp, meta)
+    with atomic_write(meta) as fh:
+        fh.write(json.dumps(info, indent=2))
     return meta
 
 

@@ -14,9 +14,9 @@ from langneurons.corpus import (
     file_documents,
     iter_batches,
     pack_tokens,
-    read_jsonl,
     wikipedia_documents,
 )
+from langneurons.io import read_jsonl
 from langneurons.models.tiny import byte_tokenizer
 
 CJK = {"zh", "ja"}

@@ -1,6 +1,5 @@
 from tqdm import tqdm
 
-from langneurons.corpus import read_jsonl, write_jsonl
 from langneurons.generation import (
     build_prompt,
     deactivation_conditions,
@@ -8,6 +7,7 @@ from langneurons.generation import (
     load_template,
     run_conditions,
 )
+from langneurons.io import read_jsonl, write_jsonl
 from langneurons.neuronsets import load_neurons, validate_neurons
 from langneurons.runlog import load_for_rule, start
 

@@ -1,5 +1,5 @@
-from langneurons.corpus import read_jsonl, write_jsonl
 from langneurons.evaluation import annotate_languages, condition_table, crosslingual_table, offtarget_table
+from langneurons.io import read_jsonl, write_jsonl
 from langneurons.judge import JudgeItem, make_judge
 from langneurons.runlog import load_for_rule, start
 

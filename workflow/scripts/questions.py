@@ -1,4 +1,4 @@
-from langneurons.corpus import write_jsonl
+from langneurons.io import write_jsonl
 from langneurons.questions import load_questions
 from langneurons.runlog import start
 

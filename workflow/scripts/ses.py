@@ -1,4 +1,5 @@
-from langneurons.corpus import DATA, bundled_documents, read_jsonl
+from langneurons.corpus import DATA, bundled_documents
+from langneurons.io import read_jsonl
 from langneurons.runlog import load_for_rule, run_settings, start
 from langneurons.ses import pooled_states, ses_curve, ses_table
 

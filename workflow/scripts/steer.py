@@ -1,8 +1,8 @@
 from tqdm import tqdm
 
 from langneurons.activations import load_stats, stack_stats
-from langneurons.corpus import read_jsonl, write_jsonl
 from langneurons.generation import build_prompt, load_instructions, load_template, run_conditions, steering_plan
+from langneurons.io import read_jsonl, write_jsonl
 from langneurons.neuronsets import load_neurons, validate_neurons
 from langneurons.runlog import load_for_rule, start
 

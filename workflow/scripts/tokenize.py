@@ -1,10 +1,10 @@
 import json
-import os
 
 import torch
 from transformers import AutoTokenizer
 
-from langneurons.corpus import pack_tokens, read_jsonl
+from langneurons.corpus import pack_tokens
+from langneurons.io import atomic_write, read_jsonl
 from langneurons.runlog import start
 
 log = start(snakemake)
@@ -12,9 +12,8 @@ info = json.load(open(snakemake.input.model))
 tokenizer = AutoTokenizer.from_pretrained(info["path"], trust_remote_code=info.get("trust_remote_code", False))
 docs = (row["text"] for row in read_jsonl(snakemake.input.docs))
 tokens = pack_tokens(docs, tokenizer, snakemake.params.seq_len, snakemake.params.budget)
-tmp = snakemake.output[0] + ".tmp"
-torch.save(tokens, tmp)
-os.replace(tmp, snakemake.output[0])
+with atomic_write(snakemake.output[0], None) as tmp:
+    torch.save(tokens, tmp)
 log.info(
     "%d tokens in %d full sequences (+%d remainder) from %d documents",
     tokens["n_tokens"],
