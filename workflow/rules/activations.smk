@@ -1,14 +1,14 @@
 rule count_activations:
     """One shard of one language: count activations > 0 and sum them (one GPU job)."""
     input:
-        tokens=os.path.join(RESULTS, "{model}", "tokens", "{lang}.train.pt"),
+        tokens=R.pattern("tokens", split="train"),
         model=model_json,
     output:
-        os.path.join(RESULTS, "{model}", "stats", "shards", "{lang}.{shard}.pt"),
+        R.pattern("shard_stats"),
     log:
-        os.path.join(RESULTS, "logs", "count_activations", "{model}", "{lang}.{shard}.log"),
+        R.log("count_activations", "{model}/{lang}.{shard}"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "count_activations", "{model}", "{lang}.{shard}.tsv")
+        R.benchmark("count_activations", "{model}/{lang}.{shard}")
     conda:
         "../../envs/langneurons.yaml"
     threads: GPU_THREADS
@@ -28,11 +28,11 @@ rule merge_stats:
     input:
         shard_stats,
     output:
-        os.path.join(RESULTS, "{model}", "stats", "{lang}.pt"),
+        R.pattern("stats"),
     log:
-        os.path.join(RESULTS, "logs", "merge_stats", "{model}", "{lang}.log"),
+        R.log("merge_stats", "{model}/{lang}"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "merge_stats", "{model}", "{lang}.tsv")
+        R.benchmark("merge_stats", "{model}/{lang}")
     conda:
         "../../envs/langneurons.yaml"
     script:

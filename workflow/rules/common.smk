@@ -2,10 +2,12 @@ import os
 import re
 
 from langneurons.config import validate_config
+from langneurons.paths import PREPARED_MODEL, Results, fill
 
 validate_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 
 RESULTS = config["results"]
+R = Results(RESULTS)  # every result path pattern: langneurons/paths.py
 MODELS = list(config["models"])
 LANGS = config["languages"]
 SPLITS = ["train", "valid"]
@@ -13,11 +15,7 @@ METHODS = config["selection"]["methods"]
 PPL_METHODS = config["perplexity"]["methods"] or METHODS
 GEN_METHODS = config["generation"]["methods"]
 STEER_METHOD = config["steering"]["method"]
-STEER_OUTPUTS = (
-    [os.path.join(RESULTS, "{model}", "steering", f) for f in ("answers.jsonl", "offtarget.csv", "crosslingual.csv")]
-    if STEER_METHOD
-    else []
-)
+STEER_OUTPUTS = ("steering_answers", "offtarget", "crosslingual") if STEER_METHOD else ()
 
 if config["judge"]["backend"] == "openai":
 
@@ -81,26 +79,21 @@ def corpus_source():
     return settings
 
 
-def model_dir(wildcards):
-    return os.path.join(config["resources_dir"], "models", wildcards.model)
-
-
 def model_json(wildcards):
-    return os.path.join(model_dir(wildcards), "model.json")
+    return os.path.join(config["resources_dir"], fill(PREPARED_MODEL, model=wildcards.model))
+
+
+def per_model(name, wildcards, **values):
+    """Every file of result ``name`` for the job's model (lists in ``values`` expand)."""
+    return expand(R.pattern(name, model=wildcards.model), **values)
 
 
 def shard_stats(wildcards):
-    return expand(
-        "{results}/{model}/stats/shards/{lang}.{shard}.pt",
-        results=RESULTS,
-        model=wildcards.model,
-        lang=wildcards.lang,
-        shard=range(SHARDS),
-    )
+    return per_model("shard_stats", wildcards, lang=wildcards.lang, shard=range(SHARDS))
 
 
 def language_stats(wildcards):
-    return expand("{results}/{model}/stats/{lang}.pt", results=RESULTS, model=wildcards.model, lang=LANGS)
+    return per_model("stats", wildcards, lang=LANGS)
 
 
 def gpus(wildcards):
@@ -116,60 +109,46 @@ def runtime(wildcards):
 
 
 def valid_tokens(wildcards):
-    return expand("{results}/{model}/tokens/{lang}.valid.pt", results=RESULTS, model=wildcards.model, lang=LANGS)
+    return per_model("tokens", wildcards, lang=LANGS, split="valid")
 
 
 def ppl_neurons(wildcards):
-    return expand(
-        "{results}/{model}/neurons/{method}.neuron.pth", results=RESULTS, model=wildcards.model, method=PPL_METHODS
-    )
+    return per_model("neurons", wildcards, method=PPL_METHODS)
 
 
 def method_tables(wildcards):
     return {
-        "counts": expand(
-            "{results}/{model}/neurons/{method}.counts.csv", results=RESULTS, model=wildcards.model, method=METHODS
-        ),
-        "overlap": expand(
-            "{results}/{model}/neurons/{method}.overlap.csv", results=RESULTS, model=wildcards.model, method=METHODS
-        ),
-        "jaccard": expand(
-            "{results}/{model}/neurons/{method}.jaccard.csv", results=RESULTS, model=wildcards.model, method=METHODS
-        ),
-        "ppl": expand("{results}/{model}/ppl/{method}.csv", results=RESULTS, model=wildcards.model, method=PPL_METHODS),
+        "counts": per_model("neuron_counts", wildcards, method=METHODS),
+        "overlap": per_model("neuron_overlap", wildcards, method=METHODS),
+        "jaccard": per_model("neuron_jaccard", wildcards, method=METHODS),
+        "ppl": per_model("ppl", wildcards, method=PPL_METHODS),
     }
 
 
 def figure_dir(wildcards):
-    return os.path.join(RESULTS, wildcards.model, "figures")
+    return os.path.dirname(R.pattern("model_figure", model=wildcards.model))
 
 
 def figures(model):
-    return expand(
-        "{results}/{model}/figures/{kind}_{method}.png",
-        results=RESULTS,
-        model=model,
-        kind=["layers", "overlap"],
-        method=METHODS,
-    ) + expand("{results}/{model}/figures/ppl_{method}.png", results=RESULTS, model=model, method=PPL_METHODS)
-
-
-def question_files(wildcards):
-    return expand("{results}/questions/{lang}.jsonl", results=RESULTS, lang=LANGS)
-
-
-def steering_neurons(wildcards):
-    return os.path.join(RESULTS, wildcards.model, "neurons", f"{STEER_METHOD}.neuron.pth")
-
-
-def generated_answers(wildcards):
-    return expand(
-        "{results}/{model}/generation/{method}.raw.jsonl", results=RESULTS, model=wildcards.model, method=GEN_METHODS
+    return expand(R.pattern("model_figure", model=model), kind=["layers", "overlap"], method=METHODS) + expand(
+        R.pattern("model_figure", model=model, kind="ppl"), method=PPL_METHODS
     )
 
 
+def question_files(wildcards):
+    return expand(R.pattern("questions"), lang=LANGS)
+
+
+def steering_neurons(wildcards):
+    return R.pattern("neurons", model=wildcards.model, method=STEER_METHOD)
+
+
+def generated_answers(wildcards):
+    return per_model("generated", wildcards, method=GEN_METHODS)
+
+
 def steered_answers(wildcards):
-    return [os.path.join(RESULTS, wildcards.model, "steering", "raw.jsonl")] if STEER_METHOD else []
+    return [R.pattern("steered", model=wildcards.model)] if STEER_METHOD else []
 
 
 def judge_gpus(wildcards):
@@ -185,49 +164,38 @@ def judge_api_slots(wildcards):
 def generation_targets():
     if not (GEN_METHODS or STEER_METHOD):
         return []
-    return expand(
-        "{results}/{model}/generation/{method}.{ext}",
-        results=RESULTS,
-        model=MODELS,
-        method=GEN_METHODS,
-        ext=["answers.jsonl", "quality.csv", "language_accuracy.csv"],
-    ) + [f.format(model=m) for m in MODELS for f in STEER_OUTPUTS]
+    return [
+        R.pattern(name, model=model, method=method)
+        for name in ("answers", "quality", "language_accuracy")
+        for model in MODELS
+        for method in GEN_METHODS
+    ] + [R.pattern(name, model=model) for name in STEER_OUTPUTS for model in MODELS]
 
 
 def comparison_targets():
     if not {"imported", "lape"} <= set(METHODS):
         return []
-    return expand("{results}/{model}/neurons/imported_vs_lape.csv", results=RESULTS, model=MODELS)
+    return expand(R.pattern("imported_vs_lape"), model=MODELS)
 
 
 def report_inputs(wildcards):
     """Everything the report reads."""
     return (
         all_targets()
-        + expand("{results}/{model}/tokens/{lang}.{split}.pt", results=RESULTS, model=MODELS, lang=LANGS, split=SPLITS)
-        + expand("{results}/{model}/stats/{lang}.pt", results=RESULTS, model=MODELS, lang=LANGS)
+        + expand(R.pattern("tokens"), model=MODELS, lang=LANGS, split=SPLITS)
+        + expand(R.pattern("stats"), model=MODELS, lang=LANGS)
     )
 
 
 def all_targets():
+    neuron_files = ("neurons", "neuron_counts", "neuron_overlap", "neuron_jaccard")
+    ppl_files = ("ppl", "ppl_delta", "ppl_specificity")
     return (
-        expand(
-            "{results}/{model}/neurons/{method}.{ext}",
-            results=RESULTS,
-            model=MODELS,
-            method=METHODS,
-            ext=["neuron.pth", "counts.csv", "overlap.csv", "jaccard.csv"],
-        )
-        + expand(
-            "{results}/{model}/ppl/{method}{ext}",
-            results=RESULTS,
-            model=MODELS,
-            method=PPL_METHODS,
-            ext=[".csv", ".delta.csv", ".specificity.csv"],
-        )
-        + expand("{results}/{model}/ses.csv", results=RESULTS, model=MODELS)
+        [f for name in neuron_files for f in expand(R.pattern(name), model=MODELS, method=METHODS)]
+        + [f for name in ppl_files for f in expand(R.pattern(name), model=MODELS, method=PPL_METHODS)]
+        + expand(R.pattern("ses"), model=MODELS)
         + [f for model in MODELS for f in figures(model)]
-        + [os.path.join(RESULTS, "figures", "ses.png")]
+        + [R.pattern("ses_figure")]
         + generation_targets()
         + comparison_targets()
     )

@@ -1,12 +1,12 @@
 rule corpus:
     """Documents per language, train and valid split (bundled, Wikipedia or user files)."""
     output:
-        train=os.path.join(RESULTS, "corpus", "{lang}.train.jsonl"),
-        valid=os.path.join(RESULTS, "corpus", "{lang}.valid.jsonl"),
+        train=R.pattern("corpus", split="train"),
+        valid=R.pattern("corpus", split="valid"),
     log:
-        os.path.join(RESULTS, "logs", "corpus", "{lang}.log"),
+        R.log("corpus", "{lang}"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "corpus", "{lang}.tsv")
+        R.benchmark("corpus", "{lang}")
     conda:
         "../../envs/langneurons.yaml"
     params:
@@ -18,14 +18,14 @@ rule corpus:
 rule tokenize:
     """Tokenize per model and pack into sequences of seq_len, up to the split's token budget."""
     input:
-        docs=os.path.join(RESULTS, "corpus", "{lang}.{split}.jsonl"),
+        docs=R.pattern("corpus"),
         model=model_json,
     output:
-        os.path.join(RESULTS, "{model}", "tokens", "{lang}.{split}.pt"),
+        R.pattern("tokens"),
     log:
-        os.path.join(RESULTS, "logs", "tokenize", "{model}", "{lang}.{split}.log"),
+        R.log("tokenize", "{model}/{lang}.{split}"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "tokenize", "{model}", "{lang}.{split}.tsv")
+        R.benchmark("tokenize", "{model}/{lang}.{split}")
     conda:
         "../../envs/langneurons.yaml"
     params:

@@ -5,7 +5,7 @@ rule model_figures:
     output:
         [
             report(
-                os.path.join(RESULTS, "{model}", "figures", f"layers_{method}.png"),
+                R.pattern("model_figure", kind="layers", method=method),
                 caption="../../report/captions/layers.rst",
                 category="Identified neurons",
                 subcategory="{model}",
@@ -15,7 +15,7 @@ rule model_figures:
         ]
         + [
             report(
-                os.path.join(RESULTS, "{model}", "figures", f"overlap_{method}.png"),
+                R.pattern("model_figure", kind="overlap", method=method),
                 caption="../../report/captions/overlap.rst",
                 category="Identified neurons",
                 subcategory="{model}",
@@ -25,7 +25,7 @@ rule model_figures:
         ]
         + [
             report(
-                os.path.join(RESULTS, "{model}", "figures", f"ppl_{method}.png"),
+                R.pattern("model_figure", kind="ppl", method=method),
                 caption="../../report/captions/ppl.rst",
                 category="Perplexity under deactivation",
                 subcategory="{model}",
@@ -34,9 +34,9 @@ rule model_figures:
             for method in PPL_METHODS
         ],
     log:
-        os.path.join(RESULTS, "logs", "model_figures", "{model}.log"),
+        R.log("model_figures", "{model}"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "model_figures", "{model}.tsv")
+        R.benchmark("model_figures", "{model}")
     conda:
         "../../envs/langneurons.yaml"
     params:
@@ -50,18 +50,18 @@ rule model_figures:
 rule ses_figure:
     """SES per layer, one curve per model."""
     input:
-        expand(os.path.join(RESULTS, "{model}", "ses.csv"), model=MODELS),
+        expand(R.pattern("ses"), model=MODELS),
     output:
         report(
-            os.path.join(RESULTS, "figures", "ses.png"),
+            R.pattern("ses_figure"),
             caption="../../report/captions/ses.rst",
             category="Sentence embedding similarity",
             labels={"figure": "SES per layer"},
         ),
     log:
-        os.path.join(RESULTS, "logs", "ses_figure.log"),
+        R.log("ses_figure"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "ses_figure.tsv")
+        R.benchmark("ses_figure")
     conda:
         "../../envs/langneurons.yaml"
     params:

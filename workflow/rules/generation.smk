@@ -1,11 +1,11 @@
 rule questions:
     """Questions per language (bundled, mvicuna download, or files)."""
     output:
-        os.path.join(RESULTS, "questions", "{lang}.jsonl"),
+        R.pattern("questions"),
     log:
-        os.path.join(RESULTS, "logs", "questions", "{lang}.log"),
+        R.log("questions", "{lang}"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "questions", "{lang}.tsv")
+        R.benchmark("questions", "{lang}")
     conda:
         "../../envs/langneurons.yaml"
     params:
@@ -19,14 +19,14 @@ rule generate:
     input:
         model=model_json,
         questions=question_files,
-        neurons=os.path.join(RESULTS, "{model}", "neurons", "{method}.neuron.pth"),
-        random=os.path.join(RESULTS, "{model}", "neurons", "random.neuron.pth"),
+        neurons=R.pattern("neurons"),
+        random=R.pattern("neurons", method="random"),
     output:
-        os.path.join(RESULTS, "{model}", "generation", "{method}.raw.jsonl"),
+        R.pattern("generated"),
     log:
-        os.path.join(RESULTS, "logs", "generate", "{model}", "{method}.log"),
+        R.log("generate", "{model}/{method}"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "generate", "{model}", "{method}.tsv")
+        R.benchmark("generate", "{model}/{method}")
     conda:
         "../../envs/langneurons.yaml"
     threads: GPU_THREADS
@@ -50,11 +50,11 @@ rule steer:
         neurons=steering_neurons,
         stats=language_stats,
     output:
-        os.path.join(RESULTS, "{model}", "steering", "raw.jsonl"),
+        R.pattern("steered"),
     log:
-        os.path.join(RESULTS, "logs", "steer", "{model}.log"),
+        R.log("steer", "{model}"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "steer", "{model}.tsv")
+        R.benchmark("steer", "{model}")
     conda:
         "../../envs/langneurons.yaml"
     threads: GPU_THREADS
@@ -79,16 +79,14 @@ rule judge:
         generated=generated_answers,
         steered=steered_answers,
     output:
-        answers=expand(os.path.join(RESULTS, "{{model}}", "generation", "{method}.answers.jsonl"), method=GEN_METHODS),
-        quality=expand(os.path.join(RESULTS, "{{model}}", "generation", "{method}.quality.csv"), method=GEN_METHODS),
-        accuracy=expand(
-            os.path.join(RESULTS, "{{model}}", "generation", "{method}.language_accuracy.csv"), method=GEN_METHODS
-        ),
-        steering=STEER_OUTPUTS,
+        answers=expand(R.pattern("answers"), method=GEN_METHODS, allow_missing=True),
+        quality=expand(R.pattern("quality"), method=GEN_METHODS, allow_missing=True),
+        accuracy=expand(R.pattern("language_accuracy"), method=GEN_METHODS, allow_missing=True),
+        steering=[R.pattern(name) for name in STEER_OUTPUTS],
     log:
-        os.path.join(RESULTS, "logs", "judge", "{model}.log"),
+        R.log("judge", "{model}"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "judge", "{model}.tsv")
+        R.benchmark("judge", "{model}")
     conda:
         "../../envs/langneurons.yaml"
     threads: GPU_THREADS
@@ -102,6 +100,6 @@ rule judge:
         judge=config["judge"],
         languages=LANGS,
         methods=GEN_METHODS,
-        cache=os.path.join(RESULTS, "judge_cache"),
+        cache=R.pattern("judge_cache"),
     script:
         "../scripts/judge.py"

@@ -1,11 +1,11 @@
 rule prepare_model:
     """Download (hub) or convert (embedded GGUF) a model once, for offline loading."""
     output:
-        os.path.join(config["resources_dir"], "models", "{model}", "model.json"),
+        os.path.join(config["resources_dir"], PREPARED_MODEL),
     log:
-        os.path.join(RESULTS, "logs", "prepare_model", "{model}.log"),
+        R.log("prepare_model", "{model}"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "prepare_model", "{model}.tsv")
+        R.benchmark("prepare_model", "{model}")
     conda:
         "../../envs/langneurons.yaml"
     params:

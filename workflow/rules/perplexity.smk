@@ -8,13 +8,13 @@ rule perplexity:
         valid=valid_tokens,
         neurons=ppl_neurons,
     output:
-        ppl=expand(os.path.join(RESULTS, "{{model}}", "ppl", "{method}.csv"), method=PPL_METHODS),
-        delta=expand(os.path.join(RESULTS, "{{model}}", "ppl", "{method}.delta.csv"), method=PPL_METHODS),
-        specificity=expand(os.path.join(RESULTS, "{{model}}", "ppl", "{method}.specificity.csv"), method=PPL_METHODS),
+        ppl=expand(R.pattern("ppl"), method=PPL_METHODS, allow_missing=True),
+        delta=expand(R.pattern("ppl_delta"), method=PPL_METHODS, allow_missing=True),
+        specificity=expand(R.pattern("ppl_specificity"), method=PPL_METHODS, allow_missing=True),
     log:
-        os.path.join(RESULTS, "logs", "perplexity", "{model}.log"),
+        R.log("perplexity", "{model}"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "perplexity", "{model}.tsv")
+        R.benchmark("perplexity", "{model}")
     conda:
         "../../envs/langneurons.yaml"
     threads: GPU_THREADS

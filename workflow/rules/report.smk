@@ -3,11 +3,11 @@ rule report:
     input:
         report_inputs,
     output:
-        os.path.join(RESULTS, "report", "index.html"),
+        R.pattern("report"),
     log:
-        os.path.join(RESULTS, "logs", "report.log"),
+        R.log("report"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "report.tsv")
+        R.benchmark("report")
     conda:
         "../../envs/langneurons.yaml"
     params:

@@ -3,14 +3,14 @@ rule select_neurons:
     input:
         language_stats,
     output:
-        neurons=os.path.join(RESULTS, "{model}", "neurons", "{method}.neuron.pth"),
-        counts=os.path.join(RESULTS, "{model}", "neurons", "{method}.counts.csv"),
-        overlap=os.path.join(RESULTS, "{model}", "neurons", "{method}.overlap.csv"),
-        jaccard=os.path.join(RESULTS, "{model}", "neurons", "{method}.jaccard.csv"),
+        neurons=R.pattern("neurons"),
+        counts=R.pattern("neuron_counts"),
+        overlap=R.pattern("neuron_overlap"),
+        jaccard=R.pattern("neuron_jaccard"),
     log:
-        os.path.join(RESULTS, "logs", "select_neurons", "{model}", "{method}.log"),
+        R.log("select_neurons", "{model}/{method}"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "select_neurons", "{model}", "{method}.tsv")
+        R.benchmark("select_neurons", "{model}/{method}")
     wildcard_constraints:
         method="lape|lap|lave|random",
     conda:
@@ -27,14 +27,14 @@ rule import_neurons:
     input:
         model=model_json,
     output:
-        neurons=os.path.join(RESULTS, "{model}", "neurons", "imported.neuron.pth"),
-        counts=os.path.join(RESULTS, "{model}", "neurons", "imported.counts.csv"),
-        overlap=os.path.join(RESULTS, "{model}", "neurons", "imported.overlap.csv"),
-        jaccard=os.path.join(RESULTS, "{model}", "neurons", "imported.jaccard.csv"),
+        neurons=R.pattern("neurons", method="imported"),
+        counts=R.pattern("neuron_counts", method="imported"),
+        overlap=R.pattern("neuron_overlap", method="imported"),
+        jaccard=R.pattern("neuron_jaccard", method="imported"),
     log:
-        os.path.join(RESULTS, "logs", "import_neurons", "{model}.log"),
+        R.log("import_neurons", "{model}"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "import_neurons", "{model}.tsv")
+        R.benchmark("import_neurons", "{model}")
     conda:
         "../../envs/langneurons.yaml"
     params:
@@ -48,14 +48,14 @@ rule import_neurons:
 rule compare_neurons:
     """Per language and layer overlap (Jaccard) of the imported set and our LAPE set."""
     input:
-        imported=os.path.join(RESULTS, "{model}", "neurons", "imported.neuron.pth"),
-        lape=os.path.join(RESULTS, "{model}", "neurons", "lape.neuron.pth"),
+        imported=R.pattern("neurons", method="imported"),
+        lape=R.pattern("neurons", method="lape"),
     output:
-        os.path.join(RESULTS, "{model}", "neurons", "imported_vs_lape.csv"),
+        R.pattern("imported_vs_lape"),
     log:
-        os.path.join(RESULTS, "logs", "compare_neurons", "{model}.log"),
+        R.log("compare_neurons", "{model}"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "compare_neurons", "{model}.tsv")
+        R.benchmark("compare_neurons", "{model}")
     conda:
         "../../envs/langneurons.yaml"
     params:

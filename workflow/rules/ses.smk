@@ -3,11 +3,11 @@ rule ses:
     input:
         model=model_json,
     output:
-        os.path.join(RESULTS, "{model}", "ses.csv"),
+        R.pattern("ses"),
     log:
-        os.path.join(RESULTS, "logs", "ses", "{model}.log"),
+        R.log("ses", "{model}"),
     benchmark:
-        os.path.join(RESULTS, "benchmarks", "ses", "{model}.tsv")
+        R.benchmark("ses", "{model}")
     conda:
         "../../envs/langneurons.yaml"
     threads: GPU_THREADS

@@ -1,0 +1,94 @@
+"""Where every result lives: one table of path patterns, read by the rules and the report.
+
+Patterns are relative to the results folder (``config["results"]``) and use
+Snakemake's wildcard syntax. ``Results.pattern`` fills in some wildcards and
+keeps the others (for rule inputs and outputs); ``Results.path`` fills them all
+(for code that reads a finished file).
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+RESULT_PATTERNS = {
+    # corpus and tokens
+    "corpus": "corpus/{lang}.{split}.jsonl",
+    "questions": "questions/{lang}.jsonl",
+    "tokens": "{model}/tokens/{lang}.{split}.pt",
+    # activation statistics
+    "shard_stats": "{model}/stats/shards/{lang}.{shard}.pt",
+    "stats": "{model}/stats/{lang}.pt",
+    # neuron sets
+    "neurons": "{model}/neurons/{method}.neuron.pth",
+    "neuron_counts": "{model}/neurons/{method}.counts.csv",
+    "neuron_overlap": "{model}/neurons/{method}.overlap.csv",
+    "neuron_jaccard": "{model}/neurons/{method}.jaccard.csv",
+    "imported_vs_lape": "{model}/neurons/imported_vs_lape.csv",
+    # perplexity under deactivation
+    "ppl": "{model}/ppl/{method}.csv",
+    "ppl_delta": "{model}/ppl/{method}.delta.csv",
+    "ppl_specificity": "{model}/ppl/{method}.specificity.csv",
+    # sentence embedding similarity
+    "ses": "{model}/ses.csv",
+    # figures
+    "model_figure": "{model}/figures/{kind}_{method}.png",
+    "ses_figure": "figures/ses.png",
+    # generation under deactivation
+    "generated": "{model}/generation/{method}.raw.jsonl",
+    "answers": "{model}/generation/{method}.answers.jsonl",
+    "quality": "{model}/generation/{method}.quality.csv",
+    "language_accuracy": "{model}/generation/{method}.language_accuracy.csv",
+    # steering
+    "steered": "{model}/steering/raw.jsonl",
+    "steering_answers": "{model}/steering/answers.jsonl",
+    "offtarget": "{model}/steering/offtarget.csv",
+    "crosslingual": "{model}/steering/crosslingual.csv",
+    # judging and the report
+    "judge_cache": "judge_cache",
+    "report": "report/index.html",
+}
+
+#: The prepared model's description, relative to ``config["resources_dir"]``.
+PREPARED_MODEL = "models/{model}/model.json"
+
+
+def fill(pattern: str, **values) -> str:
+    """Fill the named wildcards of ``pattern``, keep the others as ``{name}``."""
+    parts = []
+    for literal, field, _spec, _conversion in string.Formatter().parse(pattern):
+        parts.append(literal)
+        if field is not None:
+            parts.append(str(values[field]) if field in values else "{" + field + "}")
+    return "".join(parts)
+
+
+class Results:
+    """The results folder of one run."""
+
+    def __init__(self, root: str | Path):
+        self.root = str(root)
+
+    def pattern(self, name: str, **values) -> str:
+        """A path pattern with the given wildcards filled in and the rest kept (for rules)."""
+        return fill(f"{self.root}/{RESULT_PATTERNS[name]}", **values)
+
+    def path(self, name: str, **values) -> Path:
+        """The path of one finished file: every wildcard must be given."""
+        pattern = RESULT_PATTERNS[name]
+        missing = {field for _, field, _, _ in string.Formatter().parse(pattern) if field} - set(values)
+        if missing:
+            raise KeyError(f"result path {name!r} needs {sorted(missing)}")
+        return Path(self.root) / pattern.format(**values)
+
+    def log(self, rule: str, job: str = "") -> str:
+        """The log file of a rule's job (``job`` names it, with wildcards, e.g. ``{model}/{lang}``)."""
+        return f"{self.root}/logs/{rule}/{job}.log" if job else f"{self.root}/logs/{rule}.log"
+
+    def benchmark(self, rule: str, job: str = "") -> str:
+        """Snakemake's benchmark file of a rule's job: wall time and peak memory, read by the report."""
+        return f"{self.root}/benchmarks/{rule}/{job}.tsv" if job else f"{self.root}/benchmarks/{rule}.tsv"
+
+    @property
+    def benchmarks(self) -> Path:
+        return Path(self.root) / "benchmarks"
