@@ -2,18 +2,24 @@
 
 Two stages with a file between them:
 
-1. ``write_documents``: documents (JSONL, one ``{"text": ...}`` per line) per
-   language and split, from one of three sources:
+1. Documents (JSONL, one ``{"text": ...}`` per line) per language and split,
+   valid first, then train (``corpus_splits``), from one of three sources:
    - ``bundled``: the passages shipped in ``langneurons/data/corpus`` (written for
      this project, parallel across languages); the split is by topic so the valid
      split holds the same content in every language.
    - ``wikipedia``: ``wikimedia/wikipedia`` through ``datasets`` (streaming,
-     shuffled with a seed); valid documents come first, train documents after,
+     shuffled with a seed), fetched per model: each split takes documents until
+     the model's tokenizer reaches the split's token budget, so the packing stage
+     gets exactly the budget. Valid documents come first, train documents after,
      so the splits never share a document.
    - ``files``: the user's text (blank-line separated documents) or JSONL files.
-2. ``pack_tokens``: per model, tokenize the documents and pack them into
-   sequences of ``seq_len`` tokens (each starting with BOS where the model uses
-   one) until the split's token budget is reached.
+2. ``pack_tokens``: per model, tokenize the documents (streamed, in batches) and
+   pack them into sequences of ``seq_len`` tokens (each starting with BOS where
+   the model uses one) until the split's token budget is reached.
+   ``check_token_count`` then holds the result against ``corpus.min_tokens``.
+
+Every reader checks every line of its file and names the file and line of a
+bad one (``InputFileError``).
 """
 
 from __future__ import annotations
@@ -28,11 +34,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-from .io import read_jsonl, write_jsonl
+from .io import InputFileError, iter_jsonl, read_jsonl, read_text, write_jsonl
 
 log = logging.getLogger(__name__)
 
 DATA = resources.files("langneurons") / "data"
+SPLITS = ("valid", "train")  # the order the documents are written in: valid first
 
 
 # --------------------------------------------------------------------------- sources
@@ -44,7 +51,7 @@ def bundled_passages(lang: str) -> list[dict]:
             f"The bundled corpus has no language '{lang}' (it has {', '.join(available)}). "
             "Use corpus.source: wikipedia or files for other languages."
         )
-    return read_jsonl(path)
+    return read_jsonl(path, required={"id": str, "text": str})
 
 
 def bundled_valid_topics(passages: list[dict], valid_topics: int) -> set[str]:
@@ -62,21 +69,11 @@ def bundled_documents(lang: str, split: str, valid_topics: int) -> list[str]:
     return [p["text"] for p in passages if (p["id"] in valid) == (split == "valid")]
 
 
-def wikipedia_documents(
-    lang: str,
-    split: str,
-    budget_chars: dict[str, int],
-    dataset: str,
-    snapshot: str,
-    seed: int,
-    shuffle_buffer: int = 10_000,
-) -> Iterator[str]:
-    """Documents from a Wikipedia dump in ``datasets`` layout (``{snapshot}.{lang}/*.parquet``).
+def wikipedia_stream(lang: str, dataset: str, snapshot: str, seed: int, shuffle_buffer: int = 10_000) -> Iterator[str]:
+    """Every non-empty document of a Wikipedia dump in ``datasets`` layout (``{snapshot}.{lang}/*.parquet``).
 
     ``dataset`` is the hub id (``wikimedia/wikipedia``) or a local directory with
-    the same layout. The stream is shuffled with ``seed``; the first documents
-    (up to ``budget_chars['valid']`` characters) form the valid split and the
-    following ones the train split.
+    the same layout. The stream is shuffled with ``seed``.
     """
     from datasets import load_dataset
 
@@ -88,21 +85,39 @@ def wikipedia_documents(
             "corpus.wikipedia.snapshot (e.g. 20231101) and the language code; offline, point "
             "corpus.wikipedia.dataset to a local copy with the same folder layout."
         ) from err
-    stream = stream.shuffle(seed=seed, buffer_size=shuffle_buffer)
-    skip = 0 if split == "valid" else budget_chars["valid"]
-    want = budget_chars[split]
-    seen = taken = 0
-    for row in stream:
+    for row in stream.shuffle(seed=seed, buffer_size=shuffle_buffer):
         text = row["text"].strip()
-        if not text:
-            continue
-        if seen < skip:
-            seen += len(text)
-            continue
-        yield text
-        taken += len(text)
-        if taken >= want:
+        if text:
+            yield text
+
+
+def take_tokens(tokenized: Iterator[tuple[str, list[int]]], need: int, per_document: int, what: str) -> Iterator[str]:
+    """Documents from ``tokenized`` until their tokens (+ ``per_document`` separators each) reach ``need``.
+
+    ``tokenized`` is shared between splits: what this split leaves is the next
+    split's start. Running out is logged here; the packing stage decides
+    whether what there is suffices (``corpus.min_tokens``).
+    """
+    have = 0
+    while have < need:
+        item = next(tokenized, None)
+        if item is None:
+            log.warning("%s: the source ran out at %d of %d document tokens", what, have, need)
             return
+        text, ids = item
+        have += len(ids) + per_document
+        yield text
+
+
+def wikipedia_splits(cfg: dict, lang: str, tokenizer, seq_len: int) -> Iterator[tuple[str, Iterator[str]]]:
+    """(split, documents) for valid, then train: the documents that fill each token budget for this tokenizer."""
+    wiki = cfg["wikipedia"]
+    prefix, sep = packing_ids(tokenizer)
+    texts = wikipedia_stream(lang, wiki["dataset"], wiki["snapshot"], wiki["seed"])
+    tokenized = tokenize_documents(texts, tokenizer)
+    for split in SPLITS:
+        need = body_tokens(cfg[f"{split}_tokens"], seq_len, len(prefix))
+        yield split, take_tokens(tokenized, need, len(sep), f"Wikipedia {wiki['snapshot']}.{lang} {split}")
 
 
 def file_documents(path: str | Path) -> list[str]:
@@ -111,23 +126,20 @@ def file_documents(path: str | Path) -> list[str]:
     if not path.is_file():
         raise FileNotFoundError(f"corpus file {path} does not exist (see corpus.files in the config)")
     if path.suffix == ".jsonl":
-        rows = read_jsonl(path)
-        if rows and "text" not in rows[0]:
-            raise ValueError(f"{path}: JSONL corpus lines need a 'text' field")
-        return [r["text"] for r in rows if r["text"].strip()]
-    blocks = path.read_text(encoding="utf-8").split("\n\n")
-    return [b.strip() for b in blocks if b.strip()]
+        docs = [row["text"].strip() for row in iter_jsonl(path, required={"text": str})]
+    else:
+        docs = [block.strip() for block in read_text(path).split("\n\n")]
+    docs = [doc for doc in docs if doc]
+    if not docs:
+        raise InputFileError(f"{path} holds no documents (it is empty or blank); see corpus.files in the config")
+    return docs
 
 
-def documents(cfg: dict, lang: str, split: str) -> Iterable[str]:
-    """The documents of one language and split, as the corpus config says."""
+def documents(cfg: dict, lang: str, split: str) -> list[str]:
+    """The documents of one language and split from the bundled corpus or the user's files."""
     source = cfg["source"]
     if source == "bundled":
         return bundled_documents(lang, split, cfg["valid_topics"])
-    if source == "wikipedia":
-        wiki = cfg["wikipedia"]
-        budget = {s: cfg[f"{s}_tokens"] * wiki["chars_per_token"] for s in ("train", "valid")}
-        return wikipedia_documents(lang, split, budget, wiki["dataset"], wiki["snapshot"], wiki["seed"])
     if source == "files":
         entry = cfg["files"].get(lang)
         if entry is None:
@@ -138,7 +150,25 @@ def documents(cfg: dict, lang: str, split: str) -> Iterable[str]:
         random.Random(cfg["files_seed"]).shuffle(docs)
         n_valid = max(1, round(len(docs) * cfg["valid_fraction"]))
         return docs[:n_valid] if split == "valid" else docs[n_valid:]
+    if source == "wikipedia":
+        raise ValueError("Wikipedia documents depend on the model's tokenizer: use corpus_splits with a tokenizer")
     raise ValueError(f"corpus.source '{source}' is not one of bundled, wikipedia, files")
+
+
+def corpus_splits(
+    cfg: dict, lang: str, tokenizer=None, seq_len: int | None = None
+) -> Iterator[tuple[str, Iterable[str]]]:
+    """(split, documents) for valid, then train, as the corpus config says.
+
+    Wikipedia needs the model's ``tokenizer`` and ``seq_len`` (its budgets are
+    in that model's tokens), and each split's documents must be consumed before
+    the next split is asked for.
+    """
+    if cfg["source"] == "wikipedia":
+        yield from wikipedia_splits(cfg, lang, tokenizer, seq_len)
+    else:
+        for split in SPLITS:
+            yield split, documents(cfg, lang, split)
 
 
 def write_documents(docs: Iterable[str], out_path: str | Path, progress: bool = True) -> int:
@@ -154,10 +184,71 @@ def write_documents(docs: Iterable[str], out_path: str | Path, progress: bool = 
 
 
 # --------------------------------------------------------------------------- tokens
+def prepared_tokenizer(model_json: str | Path):
+    """The tokenizer of a model prepared by the ``prepare_model`` rule (never downloads)."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    info = json.loads(Path(model_json).read_text())
+    return AutoTokenizer.from_pretrained(info["path"], trust_remote_code=info.get("trust_remote_code", False))
+
+
 def uses_bos(tokenizer) -> bool:
     """Whether the tokenizer puts BOS first by itself (LLaMA, Gemma: yes; GPT-2: no)."""
     bos = tokenizer.bos_token_id
     return bos is not None and tokenizer("a").input_ids[:1] == [bos]
+
+
+def packing_ids(tokenizer) -> tuple[list[int], list[int]]:
+    """The tokens that open every sequence (BOS where the model uses one) and that follow every document (EOS)."""
+    prefix = [tokenizer.bos_token_id] if uses_bos(tokenizer) else []
+    sep = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    return prefix, sep
+
+
+def body_tokens(budget: int, seq_len: int, n_prefix: int) -> int:
+    """Document tokens (separators included) that fill ``budget`` packed tokens of sequences opening with ``n_prefix``."""
+    body = seq_len - n_prefix
+    if body < 1:
+        raise ValueError(f"seq_len {seq_len} is too short")
+    n_full, leftover = divmod(budget, seq_len)
+    return n_full * body + max(0, leftover - n_prefix)
+
+
+def tokenize_documents(docs: Iterable[str], tokenizer, batch_chars: int = 1 << 18) -> Iterator[tuple[str, list[int]]]:
+    """(document, token ids) for each document, tokenized in batches of about ``batch_chars`` characters.
+
+    A fast tokenizer encodes a batch in one call (in parallel where it may); the
+    ids are the same as one call per document.
+    """
+    batch: list[str] = []
+    size = 0
+    for text in docs:
+        batch.append(text)
+        size += len(text)
+        if size >= batch_chars:
+            yield from zip(batch, tokenizer(batch, add_special_tokens=False).input_ids)
+            batch, size = [], 0
+    if batch:
+        yield from zip(batch, tokenizer(batch, add_special_tokens=False).input_ids)
+
+
+def _place(rows, spill, start: int, chunk) -> None:
+    """Write ``chunk`` at document-token position ``start``: into the rows' bodies, past their end into ``spill``."""
+    body = rows.shape[1]
+    while len(chunk):
+        row, col = divmod(start, body)
+        if col == 0 and len(chunk) >= body and row < len(rows):  # whole rows at once
+            n = min(len(chunk) // body, len(rows) - row)
+            rows[row : row + n] = chunk[: n * body].reshape(n, body)
+            k = n * body
+        else:
+            target = rows[row, col:] if row < len(rows) else spill[col:]
+            k = min(len(target), len(chunk))
+            target[:k] = chunk[:k]
+        chunk = chunk[k:]
+        start += k
 
 
 def pack_tokens(docs: Iterable[str], tokenizer, seq_len: int, budget: int, progress: bool = True) -> dict:
@@ -167,57 +258,67 @@ def pack_tokens(docs: Iterable[str], tokenizer, seq_len: int, budget: int, progr
     uses one (Gemma's outputs degrade badly without it). Full sequences go into
     ``sequences`` [n, seq_len]; the tail that does not fill one is kept as
     ``remainder`` (a shorter last sequence) so small corpora lose nothing.
+
+    The documents are streamed and tokenized in batches; the tokens go straight
+    into an array of the budget's size, so memory holds that array and one batch.
     """
+    import numpy as np
     import torch
     from tqdm import tqdm
 
-    bos = tokenizer.bos_token_id if uses_bos(tokenizer) else None
-    prefix = [bos] if bos is not None else []
-    sep = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    body = seq_len - len(prefix)
-    if body < 1:
-        raise ValueError(f"seq_len {seq_len} is too short")
-    n_full, leftover = divmod(budget, seq_len)
-    max_body = n_full * body + max(0, leftover - len(prefix))
-    pieces: list[torch.Tensor] = []
+    prefix, sep = packing_ids(tokenizer)
+    need = body_tokens(budget, seq_len, len(prefix))
+    n_full = budget // seq_len
+    sequences = np.empty((n_full, seq_len), dtype=np.int32)
+    sequences[:, : len(prefix)] = prefix
+    rows = sequences[:, len(prefix) :]  # the document tokens of each sequence (a view)
+    spill = np.empty(seq_len - len(prefix), dtype=np.int32)  # of the last, shorter sequence
     have = n_docs = 0
-    with tqdm(total=max_body, desc="tokens", unit="tok", disable=not progress) as bar:
-        for text in docs:
-            ids = tokenizer(text, add_special_tokens=False).input_ids + sep
-            ids = ids[: max_body - have]
-            pieces.append(torch.tensor(ids, dtype=torch.int32))
-            have += len(ids)
+    with tqdm(total=need, desc="tokens", unit="tok", disable=not progress) as bar:
+        for _, ids in tokenize_documents(docs, tokenizer):
+            chunk = np.asarray(ids + sep, dtype=np.int32)[: need - have]
+            _place(rows, spill, have, chunk)
+            have += len(chunk)
             n_docs += 1
-            bar.update(len(ids))
-            if have >= max_body:
+            bar.update(len(chunk))
+            if have >= need:
                 break
-    stream = torch.cat(pieces) if pieces else torch.zeros(0, dtype=torch.int32)
-    n_seq = len(stream) // body
-    full = stream[: n_seq * body].reshape(n_seq, body)
-    if prefix:
-        full = torch.cat([torch.full((n_seq, 1), bos, dtype=torch.int32), full], dim=1)
-    tail = stream[n_seq * body :]
+    n_seq, rest = divmod(have, rows.shape[1])
+    tail = spill[:rest] if n_seq == n_full else rows[n_seq, :rest]
     min_tail = 1 if prefix else 2  # a sequence needs two tokens to predict one
-    remainder = torch.cat([torch.tensor(prefix, dtype=torch.int32), tail]) if len(tail) >= min_tail else tail[:0]
+    remainder = np.concatenate([np.asarray(prefix, dtype=np.int32), tail]) if rest >= min_tail else tail[:0]
+    full = torch.from_numpy(sequences if n_seq == n_full else sequences[:n_seq].copy())  # a short corpus: copy
+    remainder = torch.from_numpy(remainder.copy())
     n_tokens = full.numel() + remainder.numel()
     if n_tokens == 0:
         raise RuntimeError("the corpus produced no tokens")
-    if n_tokens < budget:
-        log.warning("corpus exhausted: %d tokens packed, budget was %d", n_tokens, budget)
     return {
         "sequences": full,
         "remainder": remainder,
         "seq_len": seq_len,
-        "bos": bos,
+        "bos": prefix[0] if prefix else None,
         "n_tokens": n_tokens,
         "n_documents": n_docs,
     }
 
 
+def check_token_count(n_tokens: int, budget: int, minimum: int, lang: str, split: str, docs: str | Path) -> None:
+    """Fewer tokens than ``min_tokens`` (capped at the budget) is an error; fewer than the budget a warning."""
+    required = min(minimum, budget)
+    if n_tokens < required:
+        raise InputFileError(
+            f"{lang} {split}: the corpus ({docs}) gives {n_tokens} tokens, fewer than the "
+            f"{required} required (corpus.min_tokens.{split} = {minimum}, corpus.{split}_tokens = {budget}); "
+            f"add text for {lang} or lower corpus.min_tokens.{split}"
+        )
+    if n_tokens < budget:
+        log.warning("%s %s: corpus exhausted: %d tokens packed, budget was %d", lang, split, n_tokens, budget)
+
+
 def load_tokens(path: str | Path) -> dict:
     import torch
 
-    data = torch.load(path, weights_only=True)
+    data = torch.load(path, weights_only=True, mmap=True)  # a counting shard reads only its own sequences
     for key in ("sequences", "remainder", "seq_len"):
         if key not in data:
             raise ValueError(f"{path} is not a token file (missing '{key}')")

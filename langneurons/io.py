@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,15 +53,25 @@ def write_jsonl(records: Iterable[dict], path: str | Path) -> int:
     return n
 
 
-def iter_jsonl(path: str | Path, required: Iterable[str] = ()) -> Iterator[dict]:
-    """The objects of a JSONL file, one per non-blank line, checking every line.
+JSON_TYPES = {str: "string", int: "number", float: "number", bool: "boolean", list: "array", dict: "object"}
 
-    A line that is not a JSON object, or lacks one of ``required`` (or holds
-    null there), raises ``InputFileError`` naming the file and line.
+
+def iter_jsonl_lines(path: str | Path, required: Iterable[str] | Mapping[str, type] = ()) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line of a JSONL file, checking every line.
+
+    A line that is not UTF-8 or not a JSON object, or lacks one of ``required``
+    (or holds null there), raises ``InputFileError`` naming the file and line.
+    Where ``required`` maps fields to types, the values must have those types.
     """
-    required = tuple(required)
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
+    types = dict(required) if isinstance(required, Mapping) else dict.fromkeys(required, object)
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputFileError(
+                    f"{path}, line {number}: not UTF-8 text ({err.reason}); save it as UTF-8"
+                ) from None
             if not line.strip():
                 continue
             try:
@@ -72,14 +82,33 @@ def iter_jsonl(path: str | Path, required: Iterable[str] = ()) -> Iterator[dict]
                 ) from None
             if not isinstance(record, dict):
                 raise InputFileError(f"{path}, line {number}: expected a JSON object, got {type(record).__name__}")
-            for key in required:
-                if record.get(key) is None:
+            for key, kind in types.items():
+                value = record.get(key)
+                if value is None:
                     raise InputFileError(f"{path}, line {number}: no {key!r} field; every line needs one")
-            yield record
+                if not isinstance(value, kind):
+                    want, got = (JSON_TYPES.get(t, t.__name__) for t in (kind, type(value)))
+                    raise InputFileError(f"{path}, line {number}: {key!r} must be a JSON {want}, got a {got}")
+            yield number, record
 
 
-def read_jsonl(path: str | Path, required: Iterable[str] = ()) -> list[dict]:
+def iter_jsonl(path: str | Path, required: Iterable[str] | Mapping[str, type] = ()) -> Iterator[dict]:
+    """The objects of a JSONL file, checked line by line as ``iter_jsonl_lines`` does."""
+    return (record for _, record in iter_jsonl_lines(path, required))
+
+
+def read_jsonl(path: str | Path, required: Iterable[str] | Mapping[str, type] = ()) -> list[dict]:
     return list(iter_jsonl(path, required))
+
+
+def read_text(path: str | Path) -> str:
+    """A UTF-8 text file; other encodings raise ``InputFileError`` naming the file and line."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise InputFileError(f"{path}, line {line}: not UTF-8 text ({err.reason}); save it as UTF-8") from None
 
 
 def download(url: str, path: str | Path, hint: str) -> Path:

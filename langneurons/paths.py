@@ -14,6 +14,7 @@ from pathlib import Path
 RESULT_PATTERNS = {
     # corpus and tokens
     "corpus": "corpus/{lang}.{split}.jsonl",
+    "wikipedia_corpus": "{model}/corpus/{lang}.{split}.jsonl",  # Wikipedia: budgets in the model's tokens
     "questions": "questions/{lang}.jsonl",
     "tokens": "{model}/tokens/{lang}.{split}.pt",
     # activation statistics

@@ -5,7 +5,7 @@
   downloaded from their public repository (``questions.url``, ``{lang}`` is
   filled in). Offline, download the files by hand into ``questions.dir``.
 - ``files``: per language a ``.txt`` (one question per line) or ``.jsonl``
-  (field ``question``).
+  (field ``question``, optional ``id``).
 """
 
 from __future__ import annotations
@@ -13,19 +13,38 @@ from __future__ import annotations
 from pathlib import Path
 
 from .corpus import DATA
-from .io import download, read_jsonl
+from .io import InputFileError, download, iter_jsonl_lines, read_text
 
 MVICUNA_URL = "https://raw.githubusercontent.com/RUCAIBox/Language-Specific-Neurons/main/data/mvicuna/{lang}.txt"
 
 
-def _lines(path: Path) -> list[dict]:
-    if path.suffix == ".jsonl":
-        rows = read_jsonl(path)
-        if rows and "question" not in rows[0]:
-            raise ValueError(f"{path}: JSONL questions need a 'question' field")
-        return [{"id": r.get("id", f"q{i + 1:02d}"), "question": r["question"]} for i, r in enumerate(rows)]
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [{"id": f"q{i + 1:02d}", "question": q} for i, q in enumerate(lines)]
+def question_file(path: str | Path) -> list[dict]:
+    """``[{"id", "question"}]`` from ``.jsonl`` (field ``question``, optional ``id``) or text (one per line).
+
+    Every line is checked; a bad one raises ``InputFileError`` naming the file and line.
+    """
+    path = Path(path)
+    if path.suffix != ".jsonl":
+        lines = [line.strip() for line in read_text(path).splitlines()]
+        rows = [{"id": f"q{i + 1:02d}", "question": q} for i, q in enumerate(q for q in lines if q)]
+    else:
+        rows, first_line = [], {}
+        for number, record in iter_jsonl_lines(path, required={"question": str}):
+            if not record["question"].strip():
+                raise InputFileError(f"{path}, line {number}: the question is empty")
+            qid = record.get("id")
+            if qid is None:
+                qid = f"q{len(rows) + 1:02d}"
+            elif not isinstance(qid, (str, int)) or isinstance(qid, bool):
+                raise InputFileError(f"{path}, line {number}: 'id' must be a string or a number")
+            qid = str(qid)
+            if qid in first_line:
+                raise InputFileError(f"{path}, line {number}: id {qid!r} is already used on line {first_line[qid]}")
+            first_line[qid] = number
+            rows.append({"id": qid, "question": record["question"].strip()})
+    if not rows:
+        raise InputFileError(f"{path} holds no questions (it is empty or blank)")
+    return rows
 
 
 def fetch_mvicuna(lang: str, url_template: str, folder: str | Path) -> Path:
@@ -42,18 +61,16 @@ def load_questions(cfg: dict, lang: str) -> list[dict]:
     """``[{"id", "question"}]`` for one language, at most ``cfg["max_questions"]``."""
     source = cfg["source"]
     if source == "bundled":
-        rows = [{"id": r["id"], "question": r["question"]} for r in read_jsonl(DATA / "questions" / f"{lang}.jsonl")]
+        rows = question_file(DATA / "questions" / f"{lang}.jsonl")
     elif source == "mvicuna":
-        rows = _lines(fetch_mvicuna(lang, cfg["url"], cfg["dir"]))
+        rows = question_file(fetch_mvicuna(lang, cfg["url"], cfg["dir"]))
     elif source == "files":
         if lang not in cfg["files"]:
             raise ValueError(f"questions.files has no entry for language '{lang}'")
         path = Path(cfg["files"][lang])
         if not path.is_file():
             raise FileNotFoundError(f"question file {path} does not exist (questions.files.{lang})")
-        rows = _lines(path)
+        rows = question_file(path)
     else:
         raise ValueError(f"questions.source '{source}' is not one of bundled, mvicuna, files")
-    if not rows:
-        raise ValueError(f"no questions for language '{lang}'")
     return rows[: cfg["max_questions"]] if cfg.get("max_questions") else rows

@@ -1,22 +1,29 @@
 """Corpus sources and packing; the bundled data is parallel and sized as promised."""
 
 import json
+import random
 
 import pytest
+import torch
 
 from langneurons import DEFAULT_LANGUAGES
 from langneurons.corpus import (
     DATA,
+    body_tokens,
     bundled_documents,
     bundled_passages,
     bundled_valid_topics,
+    check_token_count,
+    corpus_splits,
     documents,
     file_documents,
     iter_batches,
+    load_tokens,
     pack_tokens,
-    wikipedia_documents,
+    tokenize_documents,
+    write_documents,
 )
-from langneurons.io import read_jsonl
+from langneurons.io import InputFileError, read_jsonl
 from langneurons.models.tiny import byte_tokenizer
 
 CJK = {"zh", "ja"}
@@ -93,27 +100,106 @@ def test_files_source_text_and_jsonl(tmp_path):
         file_documents(tmp_path / "missing.txt")
 
 
-def test_wikipedia_source_on_local_copy(tmp_path):
-    """The real `datasets` streaming path, on a local folder laid out like wikimedia/wikipedia."""
+def test_packing_streams_documents_into_the_plain_concatenation():
+    """Streamed, batched packing gives what cutting the joined token stream into sequences gives."""
+    tok = byte_tokenizer()
+    rng = random.Random(0)
+    docs = ["".join(rng.choice("abcdefgh ") for _ in range(rng.randint(1, 90))) for _ in range(40)]
+    stream = [i for d in docs for i in tok(d, add_special_tokens=False).input_ids + [tok.eos_token_id]]
+    body = 15  # seq_len 16 after BOS
+    for budget in (16, 17, 100, 1000, 10_000):
+        packed = pack_tokens(iter(docs), tok, seq_len=16, budget=budget, progress=False)
+        used = stream[: min(len(stream), budget // 16 * body + max(0, budget % 16 - 1))]
+        rows = [[tok.bos_token_id] + used[i : i + body] for i in range(0, len(used) - body + 1, body)]
+        assert packed["sequences"].tolist() == rows
+        tail = used[len(rows) * body :]
+        assert packed["remainder"].tolist() == ([tok.bos_token_id] + tail if tail else [])
+        assert packed["n_tokens"] == 16 * len(rows) + (1 + len(tail) if tail else 0)
+        if budget % 16 != 1:  # else the last sequence would be BOS alone, with nothing to predict
+            assert packed["n_tokens"] == min(budget, len(stream) + len(rows) + bool(tail))
+    # batches of any size tokenize the same
+    small = [ids for _, ids in tokenize_documents(docs, tok, batch_chars=1)]
+    assert small == [ids for _, ids in tokenize_documents(docs, tok, batch_chars=10**9)]
+
+
+def test_token_files_round_trip(tmp_path):
+    tok = byte_tokenizer()
+    packed = pack_tokens(["abc " * 100], tok, seq_len=16, budget=200, progress=False)
+    torch.save(packed, tmp_path / "t.pt")
+    loaded = load_tokens(tmp_path / "t.pt")
+    assert torch.equal(loaded["sequences"], packed["sequences"]) and loaded["n_tokens"] == 200
+    torch.save({"sequences": packed["sequences"]}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="not a token file"):
+        load_tokens(tmp_path / "bad.pt")
+
+
+def test_minimum_tokens_per_language_and_split(caplog):
+    with pytest.raises(InputFileError) as err:
+        check_token_count(5, budget=1024, minimum=4096, lang="zh", split="train", docs="corpus/zh.train.jsonl")
+    message = str(err.value)
+    for part in ("zh train", "corpus/zh.train.jsonl", "5 tokens", "1024 required", "corpus.min_tokens.train"):
+        assert part in message
+    check_token_count(1024, budget=1024, minimum=4096, lang="zh", split="train", docs="x")  # capped at the budget
+    with caplog.at_level("WARNING"):
+        check_token_count(5000, budget=8000, minimum=4096, lang="ja", split="train", docs="x")
+    assert "ja train: corpus exhausted: 5000 tokens packed, budget was 8000" in caplog.text
+
+
+def wikipedia_copy(root, lang, n_docs):
+    """A local folder laid out like wikimedia/wikipedia: {snapshot}.{lang}/*.parquet."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    folder = tmp_path / "wiki" / "20231101.vi"
+    folder = root / f"20231101.{lang}"
     folder.mkdir(parents=True)
-    texts = [f"Bài viết số {i}. " + "nội dung " * (5 + i % 7) for i in range(60)]
+    texts = [f"Bài viết số {i}. " + "nội dung " * (5 + i % 7) for i in range(n_docs)]
+    texts[3] = "   "  # empty articles are skipped
     pq.write_table(
-        pa.table({"id": [str(i) for i in range(60)], "title": ["t"] * 60, "text": texts}),
+        pa.table({"id": [str(i) for i in range(n_docs)], "title": ["t"] * n_docs, "text": texts}),
         folder / "train-00000-of-00001.parquet",
     )
-    budget = {"valid": 200, "train": 600}
-    valid = list(wikipedia_documents("vi", "valid", budget, str(tmp_path / "wiki"), "20231101", seed=1))
-    train = list(wikipedia_documents("vi", "train", budget, str(tmp_path / "wiki"), "20231101", seed=1))
-    assert sum(map(len, valid)) >= 200 and sum(map(len, train)) >= 600
-    assert not set(valid) & set(train)
-    again = list(wikipedia_documents("vi", "valid", budget, str(tmp_path / "wiki"), "20231101", seed=1))
-    assert again == valid  # seeded
-    assert set(valid) != set(
-        list(wikipedia_documents("vi", "valid", budget, str(tmp_path / "wiki"), "20231101", seed=2))
-    )
+
+
+def wikipedia_corpus(root, out, seed=1, train=600, valid=200, seq_len=32):
+    """The corpus stage, then the packing stage, as the rules run them: {split: (documents, tokens)}."""
+    tok = byte_tokenizer()
+    cfg = {
+        "source": "wikipedia",
+        "train_tokens": train,
+        "valid_tokens": valid,
+        "wikipedia": {"dataset": str(root), "snapshot": "20231101", "seed": seed},
+    }
+    result = {}
+    for split, docs in corpus_splits(cfg, "vi", tok, seq_len):
+        write_documents(docs, out / f"{split}.jsonl", progress=False)
+        texts = [row["text"] for row in read_jsonl(out / f"{split}.jsonl")]
+        result[split] = (texts, pack_tokens(iter(texts), tok, seq_len, cfg[f"{split}_tokens"], progress=False))
+    return result
+
+
+def test_wikipedia_source_gives_exactly_the_token_budget(tmp_path):
+    """The real `datasets` streaming path, on a local folder laid out like wikimedia/wikipedia."""
+    wikipedia_copy(tmp_path / "wiki", "vi", 60)
+    first = wikipedia_corpus(tmp_path / "wiki", tmp_path / "a")
+    (valid, valid_tokens), (train, train_tokens) = first["valid"], first["train"]
+    assert valid_tokens["n_tokens"] == 200 and train_tokens["n_tokens"] == 600
+    # no more documents than the budget needs: all but the last would not fill it
+    need = body_tokens(600, seq_len=32, n_prefix=1)
+    assert sum(len(d.encode()) + 1 for d in train[:-1]) < need <= sum(len(d.encode()) + 1 for d in train)
+    assert not set(valid) & set(train) and "" not in valid + train
+    assert wikipedia_corpus(tmp_path / "wiki", tmp_path / "b")["valid"][0] == valid  # seeded
+    assert wikipedia_corpus(tmp_path / "wiki", tmp_path / "c", seed=2)["valid"][0] != valid
     with pytest.raises(RuntimeError, match="Could not open Wikipedia"):
-        list(wikipedia_documents("xx", "valid", budget, str(tmp_path / "wiki"), "20231101", seed=1))
+        wikipedia_corpus(tmp_path / "nowhere", tmp_path / "d")
+
+
+def test_wikipedia_source_too_small_fails_clearly(tmp_path, caplog):
+    wikipedia_copy(tmp_path / "wiki", "vi", 12)  # about 1,000 byte tokens in all
+    with caplog.at_level("WARNING"):
+        packed = wikipedia_corpus(tmp_path / "wiki", tmp_path / "a", train=5000)["train"][1]
+    assert "Wikipedia 20231101.vi train: the source ran out" in caplog.text
+    assert packed["n_tokens"] < 5000
+    with pytest.raises(InputFileError, match="vi train: .* fewer than the 4096 required"):
+        check_token_count(packed["n_tokens"], 5000, 4096, "vi", "train", tmp_path / "a" / "train.jsonl")
+    with pytest.raises(RuntimeError, match="no documents"):  # nothing left for train at all
+        wikipedia_corpus(tmp_path / "wiki", tmp_path / "b", valid=5000)

@@ -73,6 +73,7 @@ def token_budget(wildcards):
 def corpus_source():
     """The corpus settings that change which documents are written (budgets only matter for Wikipedia)."""
     settings = dict(config["corpus"])
+    settings.pop("min_tokens")  # a check in tokenize: changing it recomputes nothing
     if settings["source"] != "wikipedia":
         settings.pop("train_tokens")
         settings.pop("valid_tokens")

@@ -1,17 +1,18 @@
-import json
-
 import torch
-from transformers import AutoTokenizer
 
-from langneurons.corpus import pack_tokens
-from langneurons.io import atomic_write, read_jsonl
+from langneurons.corpus import check_token_count, pack_tokens, prepared_tokenizer
+from langneurons.io import atomic_write, iter_jsonl
 from langneurons.runlog import start
 
 log = start(snakemake)
-info = json.load(open(snakemake.input.model))
-tokenizer = AutoTokenizer.from_pretrained(info["path"], trust_remote_code=info.get("trust_remote_code", False))
-docs = (row["text"] for row in read_jsonl(snakemake.input.docs))
-tokens = pack_tokens(docs, tokenizer, snakemake.params.seq_len, snakemake.params.budget)
+lang, split = snakemake.wildcards.lang, snakemake.wildcards.split
+tokenizer = prepared_tokenizer(snakemake.input.model)
+docs = (row["text"] for row in iter_jsonl(snakemake.input.docs, required={"text": str}))
+budget = snakemake.params.budget
+tokens = pack_tokens(docs, tokenizer, snakemake.params.seq_len, budget)
+# checked here, not a param: changing the guard alone recomputes nothing
+minimum = snakemake.config["corpus"]["min_tokens"][split]
+check_token_count(tokens["n_tokens"], budget, minimum, lang, split, snakemake.input.docs)
 with atomic_write(snakemake.output[0], None) as tmp:
     torch.save(tokens, tmp)
 log.info(
