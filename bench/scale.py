@@ -206,14 +206,61 @@ def measure(stage: str, **kwargs) -> dict:
     }
 
 
+def render(results: dict) -> str:
+    """Markdown tables: per stage and budget, time, throughput and peak memory; the growth 10M -> 100M."""
+    budgets = sorted(int(b) for b in results if b.isdigit())
+    stages = [
+        ("corpus", "corpus (Wikipedia source)"),
+        ("tokenize", "tokenize (train)"),
+        ("count", "count (all shards)"),
+    ]
+    stages += [("merge", "merge"), ("whole", "count (one job, check)")]
+
+    def rows_of(budget, stage):
+        rows = results[str(budget)]["stages"]
+        if stage == "whole":
+            return [r for r in rows if r.get("name") == "whole"]
+        if stage == "count":
+            return [r for r in rows if r["stage"] == "count" and not r.get("name")]
+        return [r for r in rows if r["stage"] == stage and r.get("split", "train") == "train"]
+
+    def totals(budget, stage):
+        rows = rows_of(budget, stage)
+        return sum(r["wall_s"] for r in rows), sum(r["cpu_s"] for r in rows), max(r["peak_rss_mb"] for r in rows)
+
+    lines = [
+        "| stage | tokens | wall s | CPU s | tokens / wall s | tokens / CPU s | peak RSS MB |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for stage, label in stages:
+        for budget in budgets:
+            wall, cpu, peak = totals(budget, stage)
+            cells = [f"{budget / 1e6:g}M", f"{wall:.0f}", f"{cpu:.0f}", f"{budget / wall:,.0f}", f"{budget / cpu:,.0f}"]
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {peak:.0f} |")
+    if 10_000_000 in budgets and 100_000_000 in budgets:
+        lines += [
+            "",
+            "| stage | wall 100M / 10M | CPU 100M / 10M | peak 100M - 10M (MB) |",
+            "| --- | --- | --- | --- |",
+        ]
+        for stage, label in stages:
+            (w1, c1, m1), (w2, c2, m2) = totals(10_000_000, stage), totals(100_000_000, stage)
+            lines.append(f"| {label} | {w2 / w1:.1f}x | {c2 / c1:.1f}x | {m2 - m1:+.0f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budgets", type=float, nargs="+", default=[1e6, 1e7, 1e8])
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--work", type=Path, default=Path("/tmp/langneurons-scale"))
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "scale")
+    parser.add_argument("--table", action="store_true", help="print the tables of --out/results.json and stop")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.table:
+        print(render(json.loads((args.out / "results.json").read_text())))
+        return
     if args.stage:  # a child: run one stage, print its result as the last line
         kwargs = json.loads(args.stage)
         kwargs["work"] = Path(kwargs["work"])

@@ -115,9 +115,12 @@ def wikipedia_splits(cfg: dict, lang: str, tokenizer, seq_len: int) -> Iterator[
     prefix, sep = packing_ids(tokenizer)
     texts = wikipedia_stream(lang, wiki["dataset"], wiki["snapshot"], wiki["seed"])
     tokenized = tokenize_documents(texts, tokenizer)
-    for split in SPLITS:
-        need = body_tokens(cfg[f"{split}_tokens"], seq_len, len(prefix))
-        yield split, take_tokens(tokenized, need, len(sep), f"Wikipedia {wiki['snapshot']}.{lang} {split}")
+    try:
+        for split in SPLITS:
+            need = body_tokens(cfg[f"{split}_tokens"], seq_len, len(prefix))
+            yield split, take_tokens(tokenized, need, len(sep), f"Wikipedia {wiki['snapshot']}.{lang} {split}")
+    finally:
+        texts.close()  # the rest of the stream is not needed: close its files now, not at interpreter exit
 
 
 def file_documents(path: str | Path) -> list[str]:
