@@ -1,9 +1,9 @@
 import os
 import re
 
-from langneurons.config import validate_config
+from langneurons.config import validate_workflow_config
 
-validate_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+validate_workflow_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 
 RESULTS = config["results"]
 MODELS = list(config["models"])
