@@ -56,7 +56,7 @@ def collect_stats(
 
 
 def merge_stats(parts: list[dict]) -> dict:
-    """Exact merge of shard statistics (sums of counts and of sums)."""
+    """Merge shard statistics by summation (counts exactly; float64 sums of float32 activations)."""
     if not parts:
         raise ValueError("nothing to merge")
     shapes = {tuple(p["over_zero"].shape) for p in parts}

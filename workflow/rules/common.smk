@@ -1,10 +1,10 @@
 import os
 import re
 
-from langneurons.config import validate_config
+from langneurons.config import validate_workflow_config
 from langneurons.paths import PREPARED_MODEL, Results, fill
 
-validate_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+validate_workflow_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 
 RESULTS = config["results"]
 R = Results(RESULTS)  # every result path pattern: langneurons/paths.py
