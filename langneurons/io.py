@@ -97,3 +97,37 @@ def download(url: str, path: str | Path, hint: str) -> Path:
     with atomic_write(path, "wb") as fh:
         fh.write(data)
     return path
+
+
+def load_torch(path: str | Path, what: str):
+    """``torch.load`` a file of tensors, lists, dicts and numbers; ``what`` names the expected content.
+
+    A missing, empty, truncated or foreign file raises ``InputFileError`` naming it.
+    Files holding other Python objects are refused: unpickling them could run code.
+    """
+    import pickle
+    import warnings
+
+    import torch
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputFileError(f"{path} is a folder, not {what}")
+    if not path.is_file():
+        raise InputFileError(f"{path} does not exist ({what} was expected there)")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path} is empty, not {what}")
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols on stderr
+            warnings.simplefilter("ignore")
+            return torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as err:
+        if "weights only" in str(err).lower():
+            raise InputFileError(
+                f"{path} is not {what}: it is not a torch.save file of tensors, lists and dicts only, "
+                "and loading anything else could run code"
+            ) from None
+        reason = "not a file written by torch.save"
+    except Exception:
+        reason = "truncated, or not a file written by torch.save"
+    raise InputFileError(f"{path} cannot be read as {what}: {reason}")
