@@ -2,8 +2,10 @@ import os
 import re
 
 from langneurons.config import validate_config
+from langneurons.steering import check_config as check_steering_config
 
 validate_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+check_steering_config(config["steering"], config["languages"])
 
 RESULTS = config["results"]
 MODELS = list(config["models"])
@@ -18,13 +20,6 @@ STEER_OUTPUTS = (
     if STEER_METHOD
     else []
 )
-
-if config["judge"]["backend"] == "openai":
-
-    # the API key reaches jobs (also on a cluster) through the environment only
-    envvars:
-        config["judge"]["api_key_env"],
-
 
 SHARDS = config["counting"]["shards"]
 GPU_THREADS = 8
