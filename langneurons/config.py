@@ -226,14 +226,12 @@ def _generation_problems(cfg: dict) -> Iterator[str]:
         yield from _template_problems(gen["template"])
     yield from _instruction_problems(gen["instructions"], languages)
 
-    steering = cfg["steering"]
-    if steering["method"]:
-        unknown = [lang for lang in steering["crosslingual_languages"] if lang not in languages]
-        if unknown:
-            yield (
-                f"steering.crosslingual_languages: {_names(unknown)} not in languages ({_names(languages)}); "
-                "list only configured languages"
-            )
+    from .steering import check_config as check_steering
+
+    try:
+        check_steering(cfg["steering"], languages)
+    except ConfigError as err:
+        yield str(err)
 
     from lingua import IsoCode639_1
 

@@ -145,10 +145,13 @@ def test_generation_and_steering_tables(smoke_run):
         "condition",
         "language",
         "question_id",
+        "question",
         "prompt",
         "answer",
+        "expected_language",
         "lang_detected",
         "score",
+        "score_missing",
     } <= set(answers.columns)
     assert answers["score"].between(1, 5).all()  # the local judge scored every answer
     off = pd.read_csv(results / "steering" / "offtarget.csv", index_col="language")

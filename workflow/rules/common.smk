@@ -17,13 +17,6 @@ GEN_METHODS = config["generation"]["methods"]
 STEER_METHOD = config["steering"]["method"]
 STEER_OUTPUTS = ("steering_answers", "offtarget", "crosslingual") if STEER_METHOD else ()
 
-if config["judge"]["backend"] == "openai":
-
-    # the API key reaches jobs (also on a cluster) through the environment only
-    envvars:
-        config["judge"]["api_key_env"],
-
-
 SHARDS = config["counting"]["shards"]
 GPU_THREADS = 8
 
