@@ -15,6 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 class InputFileError(ValueError):
     """A file given to the workflow cannot be used; the message names the file (and line) and the fix."""
 
@@ -30,6 +34,7 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[Path | object]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; results are as readable as any other file
     try:
         if mode is None:
             yield Path(tmp)
