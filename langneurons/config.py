@@ -249,16 +249,12 @@ def _generation_problems(cfg: dict) -> Iterator[str]:
         if judge["base_url"] is not None and not judge["base_url"].startswith(("http://", "https://")):
             yield f"judge.base_url: {judge['base_url']} is not a URL; write it as http://host:port/v1"
     if judge["prompt"] is not None and judge["backend"] != "none":
-        from .judge import check_template
+        from .judge import JudgeError, load_template
 
-        path = Path(judge["prompt"])
-        if not path.is_file():
-            yield f"judge.prompt: file {path} does not exist; fix the path or set null for the bundled prompt"
-        else:
-            try:
-                check_template(path.read_text(encoding="utf-8"), str(path))
-            except ValueError as err:
-                yield f"judge.prompt: {err}; add them"
+        try:
+            load_template(judge["prompt"], judge["backend"])
+        except JudgeError as err:
+            yield str(err)
 
 
 def _template_problems(template: str) -> Iterator[str]:
@@ -299,3 +295,8 @@ def _instruction_problems(instructions: str | None, languages: list[str]) -> Ite
             f"{key}: {path if instructions is not None else 'the bundled instructions'} have none for "
             f'{_names(missing)}; set {key} to a JSON file {{language: instruction}} for every language ("" for none)'
         )
+
+
+def ppl_methods(config: dict) -> list[str]:
+    """The methods whose neurons the perplexity matrices deactivate (null = every selected method)."""
+    return config["perplexity"]["methods"] or config["selection"]["methods"]

@@ -33,8 +33,8 @@ def check_config(cfg: dict, languages: list[str]) -> None:
     unknown = [lang for lang in cfg["crosslingual_languages"] if lang not in languages]
     if cfg["method"] and unknown:
         raise ConfigError(
-            f"steering.crosslingual_languages lists {unknown}, which are not in languages {languages}: "
-            "remove them or add them to languages"
+            f"steering.crosslingual_languages: {unknown} not in languages {languages}; "
+            "list only configured languages or add them to languages"
         )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..config import ppl_methods
 from ..io import InputFileError
 from ..io import read_jsonl as _read_jsonl
 from ..paths import Results
@@ -93,7 +94,7 @@ class Run:
     @property
     def ppl_methods(self) -> list[str]:
         """The methods of the perplexity matrices (the schema: null = all of selection.methods)."""
-        return self.config["perplexity"]["methods"] or self.config["selection"]["methods"]
+        return ppl_methods(self.config)
 
     def path(self, name: str, **values) -> Path:
         return self.results.path(name, **values)

@@ -9,7 +9,7 @@ import yaml
 
 from langneurons.config import ConfigError
 from langneurons.io import InputFileError, read_jsonl, write_jsonl
-from langneurons.judge import JudgeError, MissingAPIKey, make_judge
+from langneurons.judge import MissingAPIKey, make_judge
 from langneurons.judging import ANSWER_FIELDS
 
 from ..conftest import REPO
@@ -21,7 +21,7 @@ PAPER_CONFIGS = sorted((REPO / "configs").glob("paper-*.yaml"))
 @pytest.mark.parametrize(
     "values, where",
     [
-        ({"backend": "openai"}, "judge.model: None is not of type 'string'"),
+        ({"backend": "openai"}, "judge.model: backend openai needs the judge model's name"),
         ({"backend": "openai", "model": ""}, "judge.model: '' "),
         ({"backend": "gpt4"}, "judge.backend: 'gpt4' is not one of"),
         ({"concurrency": 0}, "judge.concurrency: 0 is less than the minimum of 1"),
@@ -38,14 +38,14 @@ def test_config_mistakes_name_the_key(values, where):
     assert where in str(info.value)
 
 
-def test_bad_templates_name_judge_prompt(tmp_path, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    with pytest.raises(JudgeError, match=r"judge.prompt: the template file /nonexistent/judge.txt does not exist"):
-        make_judge(judge_config(backend="openai", model="m", prompt="/nonexistent/judge.txt"))
+def test_bad_templates_name_judge_prompt(tmp_path):
+    """Caught when the config is validated (a dry run), before any judge is built."""
+    with pytest.raises(ConfigError, match=r"judge.prompt: the template file /nonexistent/judge.txt does not exist"):
+        judge_config(backend="openai", model="m", prompt="/nonexistent/judge.txt")
     bad = tmp_path / "bad.txt"
     bad.write_text("Rate this: {answer}")
-    with pytest.raises(JudgeError, match=rf"judge.prompt: the template {bad} lacks {{question}}; add them"):
-        make_judge(judge_config(backend="openai", model="m", prompt=str(bad)))
+    with pytest.raises(ConfigError, match=rf"judge.prompt: the template {bad} lacks {{question}}; add them"):
+        judge_config(backend="openai", model="m", prompt=str(bad))
 
 
 def test_missing_api_key_names_the_variable(monkeypatch):
@@ -78,10 +78,10 @@ def smoke(tmp_path, **sections):
 @pytest.mark.parametrize(
     "sections, message",
     [
-        ({"judge": {"backend": "openai"}}, "judge.model: None is not of type 'string'"),
+        ({"judge": {"backend": "openai"}}, "judge.model: backend openai needs the judge model's name"),
         (
             {"steering": {"crosslingual_languages": ["en", "de"]}},
-            "steering.crosslingual_languages lists ['de'], which are not in languages ['en', 'zh', 'fr']",
+            "steering.crosslingual_languages: ['de'] not in languages ['en', 'zh', 'fr']",
         ),
     ],
 )

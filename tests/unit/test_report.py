@@ -84,7 +84,13 @@ def test_unconfigured_stages_say_not_configured(tmp_path):
 
 
 def test_empty_results_folder_still_renders_every_section(tmp_path):
-    config = validated({"languages": ["en", "fr"], "models": {"m": {"source": "random"}}})
+    config = validated(
+        {
+            "languages": ["en", "fr"],
+            "models": {"m": {"source": "random"}},
+            "steering": {"crosslingual_languages": ["en", "fr"]},
+        }
+    )
     page = render(collect(tmp_path / "nothing", config), TEMPLATES, tmp_path / "index.html").read_text()
     assert re.findall(r"<h2>(.*?)</h2>", page) == TITLES
     for key, _ in SECTIONS[1:]:

@@ -69,7 +69,7 @@ def test_crosslingual_pairs_are_every_ordered_pair():
 
 
 def test_config_check_names_the_key():
-    with pytest.raises(ConfigError, match=r"steering.crosslingual_languages lists \['de'\].*not in languages"):
+    with pytest.raises(ConfigError, match=r"steering.crosslingual_languages: \['de'\] not in languages"):
         check_config(steering_cfg(crosslingual_languages=["en", "de"]), LANGS)
     check_config(steering_cfg(method=None, crosslingual_languages=["de"]), LANGS)  # steering off: nothing to check
 
