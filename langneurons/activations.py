@@ -20,7 +20,7 @@ from tqdm import tqdm
 from .batching import resolve_batch_size
 from .corpus import count_batches, iter_batches, shard_range
 from .hooks import NeuronHooks, StatsRecorder
-from .io import atomic_write
+from .io import InputFileError, atomic_write, load_torch
 from .models import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def collect_stats(
 
 
 def merge_stats(parts: list[dict]) -> dict:
-    """Exact merge of shard statistics (sums of counts and of sums)."""
+    """Merge shard statistics by summation (counts exactly; float64 sums of float32 activations)."""
     if not parts:
         raise ValueError("nothing to merge")
     shapes = {tuple(p["over_zero"].shape) for p in parts}
@@ -78,26 +78,63 @@ def save_stats(stats: dict, path: str | Path, **meta) -> None:
 
 
 def load_stats(path: str | Path) -> dict:
-    """Load our statistics file or the authors' ``{"n", "over_zero"}`` file."""
-    data = torch.load(path, weights_only=True, map_location="cpu")
+    """Load our statistics file or the authors' ``{"n", "over_zero"}`` file, checking its values.
+
+    ``n`` must be a whole number (0 for an empty shard), ``over_zero`` finite counts in 0..n, and ``sum``
+    (when present) finite and of the same shape: anything else would give NaN or impossible
+    activation probabilities downstream.
+    """
+    data = load_torch(path, "an activation statistics file")
     if not isinstance(data, dict) or "n" not in data or "over_zero" not in data:
-        raise ValueError(
+        raise InputFileError(
             f"{path} is not an activation statistics file: expected a dict with 'n' and "
             "'over_zero' (and 'sum' for LAVE/steering)"
         )
-    if data["over_zero"].dim() != 2:
-        raise ValueError(f"{path}: over_zero must be [layers, d_ff], got {tuple(data['over_zero'].shape)}")
-    data["n"] = int(data["n"])
+    over_zero = data["over_zero"]
+    if not isinstance(over_zero, torch.Tensor) or over_zero.dim() != 2 or not over_zero.numel():
+        shape = tuple(over_zero.shape) if isinstance(over_zero, torch.Tensor) else type(over_zero).__name__
+        raise InputFileError(f"{path}: over_zero must be a [layers, d_ff] tensor, got {shape}")
+    n = data["n"]
+    n = n.item() if isinstance(n, torch.Tensor) and n.numel() == 1 else n
+    if isinstance(n, bool) or not isinstance(n, (int, float)) or not float(n).is_integer() or n < 0:
+        raise InputFileError(f"{path}: n (tokens counted) must be a whole number >= 0, got {n!r}")
+    data["n"] = n = int(n)
+    if not torch.isfinite(over_zero).all():
+        raise InputFileError(f"{path}: over_zero holds NaN or infinite values; recount this language")
+    low, high = over_zero.min().item(), over_zero.max().item()
+    if low < 0 or high > n:
+        bad = low if low < 0 else high
+        raise InputFileError(
+            f"{path}: over_zero holds {bad:g}, outside 0..n = 0..{n}: a neuron fires on at most the "
+            "tokens counted; recount this language"
+        )
+    if "sum" in data:
+        total = data["sum"]
+        if not isinstance(total, torch.Tensor) or total.shape != over_zero.shape:
+            raise InputFileError(f"{path}: sum must be a tensor shaped like over_zero {tuple(over_zero.shape)}")
+        if not torch.isfinite(total).all():
+            raise InputFileError(f"{path}: sum holds NaN or infinite values; recount this language")
     return data
 
 
-def stack_stats(stats: list[dict]) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Activation probabilities p [layers, d_ff, langs] and mean values (or None)."""
-    shapes = {tuple(s["over_zero"].shape) for s in stats}
-    if len(shapes) != 1:
-        raise ValueError(f"statistics files disagree on [layers, d_ff]: {sorted(shapes)}")
-    if any(s["n"] <= 0 for s in stats):
-        raise ValueError("a statistics file counted no tokens (n = 0)")
+def stack_stats(stats: list[dict], sources: list[str] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Activation probabilities p [layers, d_ff, langs] and mean values (or None).
+
+    ``sources`` (file names, in order) are named in errors.
+    """
+    if len(stats) < 2:
+        raise ValueError(
+            f"language-specific neurons need statistics of at least 2 languages, got {len(stats)}: "
+            "specificity compares a neuron's activation across languages"
+        )
+    names = sources or [f"statistics {k + 1}" for k in range(len(stats))]
+    empty = [name for name, s in zip(names, stats) if s["n"] == 0]
+    if empty:
+        raise InputFileError(f"{', '.join(map(str, empty))}: counted no tokens (n = 0); the language needs train text")
+    shapes = [tuple(s["over_zero"].shape) for s in stats]
+    if len(set(shapes)) != 1:
+        listed = ", ".join(f"{name} {list(shape)}" for name, shape in zip(names, shapes))
+        raise InputFileError(f"statistics files disagree on [layers, d_ff]: {listed}; they must come from one model")
     probs = torch.stack([s["over_zero"].double() / s["n"] for s in stats], dim=-1)
     means = None
     if all("sum" in s for s in stats):

@@ -1,12 +1,22 @@
-"""Config validation against the JSON Schema, with defaults filled in."""
+"""Config validation: the JSON Schema (types, ranges, defaults), then every check that involves
+more than one key or a file the config names, so a dry run (``snakemake -n``) catches each config
+mistake before any job runs. Each problem is one line: the key, what is wrong, and the fix."""
 
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import yaml
+
+from .corpus import DATA
+from .questions import MVICUNA_URL
+
+# The languages of the authors' mvicuna question files (data/mvicuna/{lang}.txt in their repository).
+MVICUNA_LANGUAGES = ("en", "es", "fr", "id", "ja", "vi", "zh")
 
 
 class ConfigError(ValueError):
@@ -30,19 +40,263 @@ def _fill_defaults(instance, schema):
 
 
 def validate_config(config: dict, schema_path: str | Path) -> dict:
-    """Validate ``config`` in place (defaults filled); raise ConfigError naming the bad key."""
+    """Validate ``config`` in place (defaults filled); raise ConfigError with one line per problem."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     _fill_defaults(config, schema)
-    validator = jsonschema.Draft7Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
-        lines = []
-        for err in errors:
-            where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-            lines.append(f"  {where}: {err.message}")
-        raise ConfigError(
-            "Invalid configuration:\n"
-            + "\n".join(lines)
-            + f"\nSee {schema_path} for every key, its allowed values and its default."
-        )
+        lines = [f"{'.'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}" for e in errors]
+        raise ConfigError(_report(lines) + f"\nEvery key, its allowed values and its default: {schema_path}")
+    # the cross-key checks read a config the schema has vouched for (types, enums, defaults)
+    problems = list(_problems(config))
+    if problems:
+        raise ConfigError(_report(problems))
     return config
+
+
+def validate_workflow_config(config: dict, schema_path: str | Path) -> dict:
+    """``validate_config`` for the Snakefile: a bad config stops Snakemake with the message alone.
+
+    Snakemake prints an exception raised while it parses the workflow with its
+    type, file, line and traceback; SystemExit prints only the message.
+    """
+    try:
+        return validate_config(config, schema_path)
+    except ConfigError as err:
+        raise SystemExit(str(err)) from None
+
+
+def _report(lines: list[str]) -> str:
+    return "\n".join(f"Config error: {line}" for line in lines)
+
+
+def _names(items) -> str:
+    return ", ".join(map(str, items))
+
+
+def _looks_local(path: str) -> bool:
+    """A path on this machine rather than a hub id (``org/name``)."""
+    return path.startswith(("/", ".", "~")) or path.count("/") > 1 or "\\" in path
+
+
+def _bundled_languages(kind: str) -> list[str]:
+    return sorted(p.name.removesuffix(".jsonl") for p in (DATA / kind).iterdir() if p.name.endswith(".jsonl"))
+
+
+def _problems(cfg: dict) -> Iterator[str]:
+    yield from _model_problems(cfg["models"])
+    yield from _method_problems(cfg)
+    yield from _corpus_problems(cfg["corpus"], cfg["languages"])
+    yield from _bundled_problems(cfg)
+    if _generates(cfg):
+        yield from _generation_problems(cfg)
+
+
+def _generates(cfg: dict) -> bool:
+    """Whether the generation stage (generation or steering) runs."""
+    return bool(cfg["generation"]["methods"] or cfg["steering"]["method"])
+
+
+def _model_problems(models: dict) -> Iterator[str]:
+    for name, model in models.items():
+        key = f"models.{name}"
+        if model["source"] != "hf":
+            for setting in ("path", "revision"):
+                if model[setting] is not None:
+                    yield f"{key}.{setting}: only read with source hf (source is {model['source']}); remove it"
+        elif model["path"] is None:
+            yield f"{key}.path: source hf needs a hub id (e.g. meta-llama/Llama-2-7b-hf) or a local model folder"
+        elif _looks_local(model["path"]) and not Path(model["path"]).is_dir():
+            yield f"{key}.path: folder {model['path']} does not exist; give a model folder or a hub id (org/name)"
+
+
+def _method_problems(cfg: dict) -> Iterator[str]:
+    methods = cfg["selection"]["methods"]
+    used = {
+        "generation.methods": cfg["generation"]["methods"],
+        "perplexity.methods": cfg["perplexity"]["methods"] or [],
+        "steering.method": [cfg["steering"]["method"]] if cfg["steering"]["method"] else [],
+    }
+    for key, names in used.items():
+        missing = [m for m in names if m not in methods]
+        if missing:
+            yield (
+                f"{key}: {_names(missing)} not in selection.methods ({_names(methods)}); "
+                f"add it to selection.methods or remove it from {key}"
+            )
+    imported = cfg["selection"]["imported"]
+    if "imported" in methods:
+        path = imported["path"]
+        if not path:
+            yield (
+                "selection.imported.path: selection.methods has imported but no neuron file is set; "
+                "set selection.imported.path (a local file or URL) or remove imported"
+            )
+        elif "://" not in path and not Path(path).is_file():
+            yield f"selection.imported.path: file {path} does not exist; give an existing file or a URL"
+        if not set(imported["languages"]) & set(cfg["languages"]):
+            yield (
+                f"selection.imported.languages: none of {_names(imported['languages'])} is in languages "
+                f"({_names(cfg['languages'])}); list the languages of the file, in the file's order"
+            )
+
+
+def _file_map_problems(key: str, files: dict, languages: list[str]) -> Iterator[str]:
+    """A ``{lang: file}`` (or ``{lang: {train: file, valid: file}}``) setting covers every language."""
+    missing = [lang for lang in languages if lang not in files]
+    if missing:
+        yield f"{key}: no entry for {_names(missing)}; give a file for every language in languages"
+    for lang in languages:
+        entry = files.get(lang)
+        paths = entry if isinstance(entry, dict) else {None: entry} if entry is not None else {}
+        for part, path in paths.items():
+            if not Path(path).is_file():
+                where = f"{key}.{lang}" if part is None else f"{key}.{lang}.{part}"
+                yield f"{where}: file {path} does not exist; fix the path (relative to the folder Snakemake runs in)"
+
+
+def _corpus_problems(corpus: dict, languages: list[str]) -> Iterator[str]:
+    if corpus["source"] == "files":
+        yield from _file_map_problems("corpus.files", corpus["files"], languages)
+    elif corpus["source"] == "wikipedia":
+        wiki = corpus["wikipedia"]
+        dataset = Path(wiki["dataset"])
+        if dataset.is_dir():
+            missing = [lang for lang in languages if not (dataset / f"{wiki['snapshot']}.{lang}").is_dir()]
+            if missing:
+                folders = _names(f"{wiki['snapshot']}.{lang}" for lang in missing)
+                yield f"corpus.wikipedia.dataset: {dataset} has no folder {folders}; add them or drop those languages"
+        elif _looks_local(wiki["dataset"]):
+            yield (
+                f"corpus.wikipedia.dataset: folder {dataset} does not exist; give a local copy "
+                "({snapshot}.{lang}/*.parquet) or a hub id (wikimedia/wikipedia)"
+            )
+
+
+def _bundled_problems(cfg: dict) -> Iterator[str]:
+    """Languages and topics of the bundled data, for every setting that reads it."""
+    readers = {"corpus": [], "questions": []}
+    if cfg["corpus"]["source"] == "bundled":
+        readers["corpus"].append("corpus.source: bundled")
+    if cfg["questions"]["source"] == "bundled" and _generates(cfg):
+        readers["questions"].append("questions.source: bundled")
+    ses_items = cfg["ses"]["items"]
+    readers["corpus" if ses_items == "passages" else "questions"].append(f"ses.items: {ses_items}")
+    for kind, settings in readers.items():
+        have = _bundled_languages(kind)
+        missing = [lang for lang in cfg["languages"] if lang not in have]
+        if settings and missing:
+            yield (
+                f"languages: {_names(missing)} not in the bundled {kind} ({_names(have)}), which "
+                f"{' and '.join(settings)} read; drop those languages or change those settings"
+            )
+    if readers["corpus"]:
+        with open(DATA / "corpus" / "en.jsonl", encoding="utf-8") as fh:
+            topics = sum(1 for line in fh if line.strip())
+        if cfg["corpus"]["valid_topics"] >= topics:
+            yield (
+                f"corpus.valid_topics: {cfg['corpus']['valid_topics']} leaves no train topic "
+                f"(the bundled corpus has {topics}); use at most {topics - 1}"
+            )
+
+
+def _generation_problems(cfg: dict) -> Iterator[str]:
+    """Settings read only when the generation or steering stage runs."""
+    languages, gen = cfg["languages"], cfg["generation"]
+    questions = cfg["questions"]
+    if questions["source"] == "files":
+        yield from _file_map_problems("questions.files", questions["files"], languages)
+    elif questions["source"] == "mvicuna":
+        if "{lang}" not in questions["url"]:
+            yield f"questions.url: {questions['url']} lacks {{lang}} (filled with each language code); add it"
+        unavailable = [
+            lang
+            for lang in languages
+            if questions["url"] == MVICUNA_URL
+            and lang not in MVICUNA_LANGUAGES
+            and not (Path(questions["dir"]) / f"{lang}.txt").is_file()
+        ]
+        if unavailable:
+            yield (
+                f"languages: the authors' mvicuna questions lack {_names(unavailable)} (they have "
+                f"{_names(MVICUNA_LANGUAGES)}); put {{lang}}.txt files in questions.dir or use questions.source: files"
+            )
+
+    if gen["template"] is not None:
+        yield from _template_problems(gen["template"])
+    yield from _instruction_problems(gen["instructions"], languages)
+
+    from .steering import check_config as check_steering
+
+    try:
+        check_steering(cfg["steering"], languages)
+    except ConfigError as err:
+        yield str(err)
+
+    from lingua import IsoCode639_1
+
+    unknown = [lang for lang in languages if not hasattr(IsoCode639_1, lang.upper())]
+    if unknown:
+        yield (
+            f"languages: language identification (lingua, ISO 639-1) does not know {_names(unknown)}; "
+            "drop them or skip generation and steering (generation.methods: [], steering.method: null)"
+        )
+
+    judge = cfg["judge"]
+    if judge["backend"] == "openai":
+        if judge["model"] is None:
+            yield "judge.model: backend openai needs the judge model's name (e.g. gpt-4o), or set judge.backend: local"
+        if judge["base_url"] is not None and not judge["base_url"].startswith(("http://", "https://")):
+            yield f"judge.base_url: {judge['base_url']} is not a URL; write it as http://host:port/v1"
+    if judge["prompt"] is not None and judge["backend"] != "none":
+        from .judge import JudgeError, load_template
+
+        try:
+            load_template(judge["prompt"], judge["backend"])
+        except JudgeError as err:
+            yield str(err)
+
+
+def _template_problems(template: str) -> Iterator[str]:
+    path = Path(template)
+    if not path.is_file():
+        yield f"generation.template: file {path} does not exist; fix the path or set null for the bundled template"
+        return
+    text = path.read_text(encoding="utf-8")
+    if "{question}" not in text:
+        yield f"generation.template: {path} lacks {{question}}; add it where the question goes"
+        return
+    try:  # the prompt is built with str.format: any other {name} breaks it
+        text.format(question="", instruction="")
+    except (KeyError, IndexError, ValueError) as err:
+        yield (
+            f"generation.template: {path} cannot be filled ({type(err).__name__}: {err}); "
+            "use only {question} and {instruction}, and double literal braces ({{ }})"
+        )
+
+
+def _instruction_problems(instructions: str | None, languages: list[str]) -> Iterator[str]:
+    key = "generation.instructions"
+    path = Path(instructions) if instructions is not None else DATA / "prompts" / "instructions.json"
+    if not path.is_file():
+        yield f"{key}: file {path} does not exist; fix the path or set null for the bundled instructions"
+        return
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        yield f"{key}: {path} is not valid JSON ({err}); write an object {{language: instruction}}"
+        return
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        yield f"{key}: {path} must be a JSON object {{language: instruction text}}"
+        return
+    missing = [lang for lang in languages if lang not in table]
+    if missing:
+        yield (
+            f"{key}: {path if instructions is not None else 'the bundled instructions'} have none for "
+            f'{_names(missing)}; set {key} to a JSON file {{language: instruction}} for every language ("" for none)'
+        )
+
+
+def ppl_methods(config: dict) -> list[str]:
+    """The methods whose neurons the perplexity matrices deactivate (null = every selected method)."""
+    return config["perplexity"]["methods"] or config["selection"]["methods"]

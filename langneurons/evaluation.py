@@ -8,14 +8,19 @@ from .langid import identify
 
 
 def expected_language(record: dict) -> str:
-    """The language an answer should be in: the steering target if any, else the question's."""
+    """The language an answer should be in: the language it was steered toward if any, else the question's.
+
+    The one place that decides it, for language accuracy and for the judge.
+    """
     return record.get("target") or record["language"]
 
 
 def annotate_languages(records: list[dict], languages: list[str]) -> None:
+    """Add the expected language, the detected language and whether they agree to every record."""
     for r in records:
+        r["expected_language"] = expected_language(r)
         r["lang_detected"] = identify(r["answer"], languages)
-        r["in_expected_language"] = r["lang_detected"] == expected_language(r)
+        r["in_expected_language"] = r["lang_detected"] == r["expected_language"]
 
 
 def condition_table(records: list[dict], languages: list[str], value: str) -> pd.DataFrame:
@@ -49,15 +54,27 @@ def offtarget_table(normal: list[dict], steered: list[dict], languages: list[str
     return table
 
 
+CROSSLINGUAL_COLUMNS = [
+    "source",
+    "target",
+    "share_target_steered",
+    "share_target_unsteered",
+    "share_source_steered",
+    "quality_steered",
+]
+
+
 def crosslingual_table(records: list[dict]) -> pd.DataFrame:
-    """Per source and target: share of answers in the target language, steered and unsteered."""
+    """Per source and target: share of answers in the target language, steered and unsteered.
+
+    ``records``: the cross-lingual answers; steered ones name their ``target``, the unsteered baseline has none.
+    """
     frame = pd.DataFrame(records)
+    if "target" not in frame:
+        return pd.DataFrame(columns=CROSSLINGUAL_COLUMNS)
     rows = []
-    for (source, condition), group in frame.groupby(["language", "condition"]):
-        if not condition.startswith("to_"):
-            continue
-        target = condition[3:]
-        base = frame[(frame.language == source) & (frame.condition == "unsteered")]
+    for (source, target), group in frame[frame.target.notna()].groupby(["language", "target"]):
+        base = frame[(frame.language == source) & frame.target.isna()]
         rows.append(
             {
                 "source": source,
@@ -68,14 +85,4 @@ def crosslingual_table(records: list[dict]) -> pd.DataFrame:
                 "quality_steered": group.score.mean(),
             }
         )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "source",
-            "target",
-            "share_target_steered",
-            "share_target_unsteered",
-            "share_source_steered",
-            "quality_steered",
-        ],
-    )
+    return pd.DataFrame(rows, columns=CROSSLINGUAL_COLUMNS)

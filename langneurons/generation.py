@@ -155,6 +155,7 @@ def run_conditions(
                                 "condition": condition,
                                 "language": lang,
                                 "question_id": q["id"],
+                                "question": q["question"],
                                 "prompt": prompt,
                                 "answer": next(answers),
                             }

@@ -14,6 +14,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 class InputFileError(ValueError):
     """A file given to the workflow cannot be used; the message names the file (and line) and the fix."""
@@ -30,6 +33,7 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[Path | object]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; results are as readable as any other file
     try:
         if mode is None:
             yield Path(tmp)
@@ -126,3 +130,37 @@ def download(url: str, path: str | Path, hint: str) -> Path:
     with atomic_write(path, "wb") as fh:
         fh.write(data)
     return path
+
+
+def load_torch(path: str | Path, what: str):
+    """``torch.load`` a file of tensors, lists, dicts and numbers; ``what`` names the expected content.
+
+    A missing, empty, truncated or foreign file raises ``InputFileError`` naming it.
+    Files holding other Python objects are refused: unpickling them could run code.
+    """
+    import pickle
+    import warnings
+
+    import torch
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputFileError(f"{path} is a folder, not {what}")
+    if not path.is_file():
+        raise InputFileError(f"{path} does not exist ({what} was expected there)")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path} is empty, not {what}")
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols on stderr
+            warnings.simplefilter("ignore")
+            return torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as err:
+        if "weights only" in str(err).lower():
+            raise InputFileError(
+                f"{path} is not {what}: it is not a torch.save file of tensors, lists and dicts only, "
+                "and loading anything else could run code"
+            ) from None
+        reason = "not a file written by torch.save"
+    except Exception:
+        reason = "truncated, or not a file written by torch.save"
+    raise InputFileError(f"{path} cannot be read as {what}: {reason}")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from .io import atomic_write
+from .io import InputFileError, atomic_write, download, load_torch
 from .selection import Neurons
+
+log = logging.getLogger(__name__)
 
 
 def save_neurons(neurons: Neurons, path: str | Path) -> None:
@@ -17,27 +20,73 @@ def save_neurons(neurons: Neurons, path: str | Path) -> None:
 
 
 def load_neurons(path: str | Path) -> Neurons:
-    data = torch.load(path, weights_only=True, map_location="cpu")
-    if not isinstance(data, (list, tuple)) or not all(isinstance(x, (list, tuple)) for x in data):
-        raise ValueError(f"{path} is not a neuron file: expected neurons[lang][layer] = LongTensor")
-    return [[torch.as_tensor(idx, dtype=torch.long) for idx in per_layer] for per_layer in data]
+    """Read a neuron file (ours or the authors'): ``neurons[lang][layer]`` = 1-D integer tensor."""
+    data = load_torch(path, "a neuron file")
+    if not isinstance(data, (list, tuple)) or not data or not all(isinstance(x, (list, tuple)) for x in data):
+        raise InputFileError(
+            f"{path} is not a neuron file: expected a list of languages, each a list of layers "
+            "of neuron indices (neurons[lang][layer] = LongTensor)"
+        )
+    return [[_indices(idx, path, k, layer) for layer, idx in enumerate(per_layer)] for k, per_layer in enumerate(data)]
 
 
-def validate_neurons(neurons: Neurons, languages: list[str], num_layers: int, d_ff: int, source: str) -> None:
-    """Check that a neuron set fits a model and a language list (clear errors on mismatch)."""
+def _indices(value, path, k: int, layer: int) -> torch.Tensor:
+    """One layer's indices as a LongTensor; floats are refused, not truncated."""
+    where = f"{path}: language list {k} (0-based), layer {layer}"
+    try:
+        idx = torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise InputFileError(f"{where} is {type(value).__name__}, not a tensor of neuron indices") from None
+    if idx.numel() == 0:
+        return torch.zeros(0, dtype=torch.long)
+    if idx.dim() != 1:
+        raise InputFileError(f"{where} has shape {tuple(idx.shape)}; neuron indices must be a 1-D tensor")
+    if idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
+        raise InputFileError(
+            f"{where} holds {str(idx.dtype).removeprefix('torch.')} values; neuron indices must be integers (LongTensor)"
+        )
+    return idx.long()
+
+
+def validate_neurons(
+    neurons: Neurons,
+    languages: list[str],
+    num_layers: int,
+    d_ff: int | None,
+    source: str,
+    languages_key: str = "the language list",
+) -> None:
+    """Check that a neuron set fits a model and a language list (clear errors on mismatch).
+
+    Indices must be 0 <= index < ``d_ff`` (no upper bound when ``d_ff`` is None) and
+    appear at most once per language and layer: a repeated index would count twice.
+    ``languages_key`` names where the language list comes from, for the fix.
+    """
     if len(neurons) != len(languages):
-        raise ValueError(
-            f"{source}: holds {len(neurons)} languages but {len(languages)} were given "
-            f"({', '.join(languages)}); set the language order of the file"
+        raise InputFileError(
+            f"{source} holds {len(neurons)} language lists but {languages_key} names {len(languages)} "
+            f"({', '.join(languages)}); set {languages_key} to the file's {len(neurons)} languages in order "
+            "(docs/imported.md lists the authors' files)"
         )
     for lang, per_layer in zip(languages, neurons):
         if len(per_layer) != num_layers:
-            raise ValueError(f"{source}: language '{lang}' has {len(per_layer)} layers, the model has {num_layers}")
+            raise InputFileError(f"{source}: language '{lang}' has {len(per_layer)} layers, the model has {num_layers}")
         for layer, idx in enumerate(per_layer):
-            if len(idx) and (idx.min() < 0 or idx.max() >= d_ff):
-                raise ValueError(
-                    f"{source}: language '{lang}' layer {layer} has neuron index {int(idx.max())} "
-                    f"outside 0..{d_ff - 1} (the model's d_ff is {d_ff})"
+            if not len(idx):
+                continue
+            where = f"{source}: language '{lang}' layer {layer}"
+            if idx.min() < 0:
+                raise InputFileError(f"{where} has negative neuron index {int(idx.min())}; indices start at 0")
+            if d_ff is not None and idx.max() >= d_ff:
+                raise InputFileError(
+                    f"{where} has neuron index {int(idx.max())} outside 0..{d_ff - 1} (the model's d_ff is {d_ff})"
+                )
+            values, counts = idx.unique(return_counts=True)
+            if counts.max() > 1:
+                twice = int(values[counts.argmax()])
+                raise InputFileError(
+                    f"{where} lists neuron {twice} {int(counts.max())} times; a neuron appears once per "
+                    "language and layer (repeats would inflate the counts)"
                 )
 
 
@@ -62,26 +111,58 @@ def overlap_tables(neurons: Neurons, languages: list[str]) -> tuple[pd.DataFrame
     return shared, jaccard
 
 
+def distinct_per_layer(neurons: Neurons) -> list[int]:
+    """Neurons per layer counted once, however many languages they serve."""
+    num_layers = len(neurons[0]) if neurons else 0
+    return [len(set().union(*(per_layer[layer].tolist() for per_layer in neurons))) for layer in range(num_layers)]
+
+
+IMPORTED_LANGUAGES = "selection.imported.languages"
+
+
+def check_imported_languages(file_languages: list[str], languages: list[str]) -> list[str]:
+    """The configured languages the imported file lacks; an error for repeated or non-overlapping names."""
+    repeated = sorted({lang for lang in file_languages if file_languages.count(lang) > 1})
+    if repeated:
+        raise ValueError(
+            f"{IMPORTED_LANGUAGES} names {', '.join(repeated)} more than once; it lists the file's languages "
+            "in order, one name per list"
+        )
+    missing = [lang for lang in languages if lang not in file_languages]
+    if len(missing) == len(languages):
+        raise ValueError(
+            f"{IMPORTED_LANGUAGES} ({', '.join(file_languages)}) shares no language with languages "
+            f"({', '.join(languages)}): nothing would be imported; set it to the file's language order"
+        )
+    return missing
+
+
 def import_neurons(
     source: str, file_languages: list[str], languages: list[str], num_layers: int, d_ff: int, cache_dir: str | Path
 ) -> Neurons:
     """A published neuron file (path or URL), validated and reordered to ``languages``.
 
-    Languages the file lacks get no neurons (e.g. the authors' BLOOM file has no ja).
+    Languages the file lacks get no neurons, with a warning (e.g. the authors' BLOOM file has no ja).
     """
+    missing = check_imported_languages(file_languages, languages)
     path = Path(source)
     if "://" in source:
-        from .io import download
-
         path = download(
             source,
             Path(cache_dir) / Path(source.split("?")[0]).name,
             "Download the neuron file and set selection.imported.path to its local path.",
         )
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"neuron file {path} does not exist (selection.imported.path)")
     neurons = load_neurons(path)
-    validate_neurons(neurons, file_languages, num_layers, d_ff, str(source))
+    validate_neurons(neurons, file_languages, num_layers, d_ff, str(source), IMPORTED_LANGUAGES)
+    if missing:
+        log.warning(
+            "%s has no neurons for %s (not in %s): the imported set leaves them empty",
+            source,
+            ", ".join(missing),
+            IMPORTED_LANGUAGES,
+        )
     by_lang = dict(zip(file_languages, neurons))
     empty = [torch.zeros(0, dtype=torch.long) for _ in range(num_layers)]
     return [by_lang.get(lang, empty) for lang in languages]

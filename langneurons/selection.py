@@ -53,9 +53,20 @@ def entropy_select(
     filter_value = kth_smallest(scores, filter_rate)
     entropy[(scores > filter_value).sum(dim=-1) == 0] = torch.inf
     n_keep = round(layers * d_ff * top_rate)
+    if n_keep == 0:  # an empty set would give 0/0 ratios downstream
+        raise ValueError(
+            f"selection.top_rate {top_rate:g} keeps no neurons ({layers} x {d_ff} neurons x {top_rate:g} rounds to 0); "
+            f"set it to at least {1 / (layers * d_ff):.2g}"
+        )
     kept = torch.sort(entropy.flatten(), stable=True).indices[:n_keep]
     bar = kth_smallest(scores, activation_bar_ratio)
     kept_scores = scores.reshape(-1, n_langs)[kept]  # [n_keep, langs]
+    if not (kept_scores > bar).any():
+        raise ValueError(
+            f"selection.top_rate {top_rate:g} keeps {n_keep} neurons but none is above the "
+            f"selection.activation_bar_ratio ({activation_bar_ratio:g}) quantile in any language; raise "
+            "selection.top_rate or lower selection.activation_bar_ratio"
+        )
     return [_split_by_layer(kept[kept_scores[:, k] > bar], layers, d_ff) for k in range(n_langs)]
 
 

@@ -1,20 +1,24 @@
 """The workflow with the `openai` judge against an OpenAI-compatible server on loopback.
 
-The API key reaches the judge through the environment only: it must appear in
-no file under results/ or .snakemake/, and a rerun of the judge pays nothing
-(every judgement is cached on disk).
+- With the endpoint down, the judge job fails (non-zero exit, how many answers
+  have no score and why) and everything computed before it is kept.
+- When the endpoint answers only part of the requests, the job still fails; the
+  scored answers are cached, so once the endpoint is healthy the rerun asks only
+  for the answers that have no score yet, and a forced rerun asks for nothing.
+- The API key reaches the judge through the environment only: it is in no file
+  under results/ or .snakemake/.
 """
 
-import json
+import os
+import re
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
 import yaml
 
 from ..conftest import REPO
+from ..judge_fakes import FakeOpenAI, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -22,87 +26,66 @@ SECRET = "sk-test-workflow-SECRET-7f3a"
 KEY_VAR = "LANGNEURONS_TEST_JUDGE_KEY"
 
 
-class Judge:
-    """Answers every chat completion with 'Score: 4' and counts requests."""
+def test_openai_judge_fails_loudly_and_the_rerun_asks_only_for_missing_scores(tmp_path):
+    port = free_port()  # nothing listens there yet: the endpoint is down
+    url = f"http://127.0.0.1:{port}/v1"
+    cfg = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+    cfg.update(results=str(tmp_path / "results"), resources_dir=str(tmp_path / "resources"), languages=["en", "zh"])
+    cfg["counting"]["shards"] = 1
+    cfg["selection"]["methods"] = ["lape", "random"]
+    cfg["judge"] = {
+        "backend": "openai",
+        "model": "judge-model",
+        "base_url": url,
+        "api_key_env": KEY_VAR,
+        "timeout": 10,
+        "max_retries": 1,
+    }
+    path = tmp_path / "openai.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, KEY_VAR: SECRET}
+    command = ["snakemake", "--cores", "2", "--max-threads", "1", "--configfile", str(path)]
 
-    def __init__(self):
-        self.requests = 0
-        self.keys = set()
-        outer = self
+    def run(*extra):
+        return subprocess.run([*command, *extra], cwd=REPO, capture_output=True, text=True, env=env)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
+    results = tmp_path / "results" / "tiny-llama"
+    down = run()
+    output = down.stdout + down.stderr
+    assert down.returncode != 0
+    where = re.escape(f"{url}/ (judge.base_url)")
+    pattern = rf"judge: (\d+) of \1 answers have no score \(judge.max_missing allows 0\): \1 x no connection at {where}"
+    assert re.search(pattern + r" after 1 retry: \[Errno 111\] Connection refused", output), output[-3000:]
+    assert "Check the judge, then rerun: scored answers are cached" in output
+    assert "Traceback" not in (tmp_path / "results" / "logs" / "judge" / "tiny-llama.log").read_text()
+    # what was computed before the judge stays; the judge's outputs are not there
+    assert (results / "generation" / "lape.raw.jsonl").is_file() and (results / "steering" / "raw.jsonl").is_file()
+    assert not (results / "generation" / "lape.answers.jsonl").exists()
 
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                outer.requests += 1
-                outer.keys.add(self.headers.get("Authorization", ""))
-                data = json.dumps(
-                    {
-                        "id": "x",
-                        "object": "chat.completion",
-                        "created": 0,
-                        "model": body["model"],
-                        "choices": [
-                            {
-                                "index": 0,
-                                "message": {"role": "assistant", "content": "Score: 4"},
-                                "finish_reason": "stop",
-                            }
-                        ],
-                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def test_openai_judge_in_the_workflow_keeps_the_key_secret(tmp_path):
-    judge = Judge()
+    server = FakeOpenAI(lambda prompt, attempt, body: 500 if "Chinese" in prompt else "Score: 4", port=port)
     try:
-        cfg = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
-        cfg.update(results=str(tmp_path / "results"), resources_dir=str(tmp_path / "resources"), languages=["en", "zh"])
-        cfg["counting"]["shards"] = 1
-        cfg["selection"]["methods"] = ["lape", "random"]
-        cfg["judge"] = {
-            "backend": "openai",
-            "model": "judge-model",
-            "base_url": judge.url,
-            "api_key_env": KEY_VAR,
-            "timeout": 10,
-        }
-        path = tmp_path / "openai.yaml"
-        path.write_text(yaml.safe_dump(cfg))
-        env = {**__import__("os").environ, KEY_VAR: SECRET}
-        command = ["snakemake", "--cores", "2", "--max-threads", "1", "--configfile", str(path)]
-        run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env)
-        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-        assert judge.requests > 0 and judge.keys == {f"Bearer {SECRET}"}
+        partial = run()
+        assert partial.returncode != 0 and "x HTTP 500 from" in partial.stdout + partial.stderr
+        failed = {p for p in server.prompts() if "Chinese" in p}
+        assert failed and set(server.prompts()) - failed  # some answers were scored, some not
 
-        answers = pd.read_json(tmp_path / "results" / "tiny-llama" / "generation" / "lape.answers.jsonl", lines=True)
-        assert (answers["score"] == 4).all()
+        server.reply = lambda prompt, attempt, body: "Score: 4"
+        asked = len(server.requests)
+        healthy = run()
+        assert healthy.returncode == 0, healthy.stdout[-3000:] + healthy.stderr[-3000:]
+        assert sorted(server.prompts()[asked:]) == sorted(failed)  # only the unscored answers, once each
+        assert {r["authorization"] for r in server.requests} == {f"Bearer {SECRET}"}
+        answers = pd.read_json(results / "generation" / "lape.answers.jsonl", lines=True)
+        assert (answers["score"] == 4).all() and answers["score_missing"].isna().all()
 
-        first = judge.requests
-        rerun = subprocess.run(command + ["--forcerun", "judge"], cwd=REPO, capture_output=True, text=True, env=env)
+        asked = len(server.requests)
+        rerun = run("--forcerun", "judge")
         assert rerun.returncode == 0, rerun.stderr[-3000:]
-        assert judge.requests == first  # everything came from the cache
-
-        for folder in (tmp_path / "results", REPO / ".snakemake"):
-            for file in folder.rglob("*"):
-                if file.is_file() and file.stat().st_size < 50_000_000:
-                    assert SECRET.encode() not in file.read_bytes(), file
+        assert len(server.requests) == asked  # everything came from the cache
     finally:
-        judge.close()
+        server.close()
+
+    for folder in (tmp_path / "results", REPO / ".snakemake"):
+        for file in folder.rglob("*"):
+            if file.is_file() and file.stat().st_size < 50_000_000:
+                assert SECRET.encode() not in file.read_bytes(), file

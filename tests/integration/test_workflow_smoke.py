@@ -11,6 +11,8 @@ import yaml
 
 from langneurons.activations import load_stats, merge_stats
 from langneurons.neuronsets import load_neurons
+from langneurons.paths import Results
+from langneurons.report import SECTIONS
 
 from ..conftest import REPO
 
@@ -145,10 +147,13 @@ def test_generation_and_steering_tables(smoke_run):
         "condition",
         "language",
         "question_id",
+        "question",
         "prompt",
         "answer",
+        "expected_language",
         "lang_detected",
         "score",
+        "score_missing",
     } <= set(answers.columns)
     assert answers["score"].between(1, 5).all()  # the local judge scored every answer
     off = pd.read_csv(results / "steering" / "offtarget.csv", index_col="language")
@@ -156,3 +161,20 @@ def test_generation_and_steering_tables(smoke_run):
     cross = pd.read_csv(results / "steering" / "crosslingual.csv")
     pairs = cfg["steering"]["crosslingual_languages"]
     assert len(cross) == len(pairs) * (len(pairs) - 1)
+
+
+def test_report_has_every_configured_section(smoke_run):
+    """The page the report rule rendered from the real pipeline's files: every section has results."""
+    cfg, _, _, _ = smoke_run
+    page = Results(cfg["results"]).path("report").read_text(encoding="utf-8")
+    sections = dict(re.findall(r'<section id="(\w+)">(.*?)</section>', page, re.S))
+    assert list(sections) == [key for key, _ in SECTIONS]
+    for key, body in sections.items():
+        # "Not run yet", "Configured, not run yet" and "figure not made yet" are all paragraphs of class missing
+        assert 'class="missing"' not in body and "not run" not in body.lower(), key
+        assert "<table" in body, key
+    overview = re.search(r"<tbody>(.*?)</tbody>", sections["setup"], re.S).group(1)
+    states = re.findall(r"<td[^>]*>(.*?)</td>", overview)
+    assert states == ["done"] * (len(SECTIONS) - 1)  # one model: each result section done
+    methods = cfg["selection"]["methods"]
+    assert page.count("<img ") == 3 * len(methods) + 1  # layers, overlap and PPL per method, and SES

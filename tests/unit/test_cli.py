@@ -33,6 +33,21 @@ def test_identify_and_inspect(tmp_path, capsys):
     assert "neurons per language" in printed and "neurons per layer" in printed and "Jaccard" in printed
 
 
+def test_inspect_counts_shared_neurons_once_in_distinct(tmp_path, capsys):
+    layer0 = [torch.tensor([1, 2, 3]), torch.tensor([2, 3, 4]), torch.tensor([3])]  # 7 assignments, 4 neurons
+    layer1 = [torch.tensor([5]), torch.tensor([], dtype=torch.long), torch.tensor([5, 6])]  # 3 assignments, 2 neurons
+    path = tmp_path / "shared.neuron.pth"
+    torch.save([[a, b] for a, b in zip(layer0, layer1)], path)
+    main(["inspect", str(path), "--languages", "aa", "bb", "cc"])
+    printed = capsys.readouterr().out
+    assert "10 neuron-language assignments, 6 distinct neurons" in printed
+    table = printed.split("neurons per layer")[1].split("shared neurons")[0].splitlines()
+    header = table[1].split()
+    rows = {line.split()[0]: dict(zip(header, map(int, line.split()[1:]))) for line in table[3:] if line.strip()}
+    assert rows["0"] == {"aa": 3, "bb": 3, "cc": 1, "assignments": 7, "distinct": 4}
+    assert rows["1"] == {"aa": 1, "bb": 0, "cc": 2, "assignments": 3, "distinct": 2}
+
+
 def test_console_script_reports_bad_input(tmp_path):
     bad = tmp_path / "bad.pt"
     torch.save("nope", bad)
@@ -51,7 +66,8 @@ def test_console_script_reports_bad_input(tmp_path):
         capture_output=True,
         text=True,
     )
-    assert run.returncode != 0 and "not an activation statistics file" in run.stderr
+    assert run.returncode == 1 and run.stderr.count("\n") == 1  # one line, no traceback or warnings
+    assert run.stderr.startswith(f"langneurons: error: {bad} is not an activation statistics file")
     run = subprocess.run(
         [
             sys.executable,

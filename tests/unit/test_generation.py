@@ -98,7 +98,7 @@ def test_grouped_generation_keeps_records_aligned():
     from langneurons.generation import run_conditions
 
     lm = loaded("LlamaForCausalLM", num_layers=2, d_ff=48)
-    questions = {l: [{"id": f"q{i}"} for i in range(3)] for l in ("en", "zh")}
+    questions = {l: [{"id": f"q{i}", "question": f"{l} question {i}"} for i in range(3)] for l in ("en", "zh")}
     prompts = {l: [f"Q: {l} question {i}\nA:" for i in range(3)] for l in ("en", "zh")}
     shared = {}
     plans = {"normal": {"en": shared, "zh": shared}}
@@ -151,9 +151,9 @@ def test_tables_in_the_papers_shape():
     assert off.loc["en", "quality_steered"] == 5 and off.loc["en", "accuracy_normal"] == 1
     cross = crosslingual_table(
         [
-            {"language": "en", "condition": "unsteered", "lang_detected": "en", "score": 3},
-            {"language": "en", "condition": "to_zh", "lang_detected": "zh", "score": 2},
-            {"language": "en", "condition": "to_zh", "lang_detected": "en", "score": 4},
+            {"language": "en", "condition": "unsteered", "target": None, "lang_detected": "en", "score": 3},
+            {"language": "en", "condition": "to_zh", "target": "zh", "lang_detected": "zh", "score": 2},
+            {"language": "en", "condition": "to_zh", "target": "zh", "lang_detected": "en", "score": 4},
         ]
     )
     row = cross.iloc[0]

@@ -1,19 +1,25 @@
-"""Importing published neuron sets: good files, and a clear error for each kind of mismatch."""
+"""Importing published neuron sets: good files and the documented orders (bad files: tests/bad_inputs)."""
+
+import logging
+import re
 
 import pytest
 import torch
+import yaml
 
 from langneurons.neuronsets import compare_sets, import_neurons
+
+from ..conftest import REPO
+
+DOC = REPO / "docs" / "imported.md"
 
 AUTHORS_ORDER = ["en", "zh", "fr", "es", "vi", "id", "ja"]
 
 
-def authors_file(tmp_path, langs=7, layers=4, d_ff=16, top=None):
+def authors_file(tmp_path, langs=7, layers=4, d_ff=16):
     neurons = [
         [torch.tensor(sorted({(k + l) % d_ff, (3 * k + 1) % d_ff})) for l in range(layers)] for k in range(langs)
     ]
-    if top is not None:
-        neurons[0][0] = torch.tensor([0, top])
     path = tmp_path / "LLaMA-2-7B.neuron.pth"
     torch.save(neurons, path)
     return path, neurons
@@ -39,34 +45,38 @@ def test_url_goes_through_the_download_path(tmp_path):
     assert [i.tolist() for i in got[2]] == [i.tolist() for i in raw[2]]
 
 
-@pytest.mark.parametrize(
-    "kwargs, file_kwargs, message",
-    [
-        ({"file_languages": AUTHORS_ORDER[:6]}, {}, "holds 7 languages but 6 were given"),
-        ({"num_layers": 5}, {}, "has 4 layers, the model has 5"),
-        ({"d_ff": 16}, {"top": 40}, "index 40 outside 0..15"),
-    ],
-)
-def test_mismatches_are_named(tmp_path, kwargs, file_kwargs, message):
-    path, _ = authors_file(tmp_path, **file_kwargs)
-    args = {
-        "file_languages": AUTHORS_ORDER,
-        "languages": AUTHORS_ORDER,
-        "num_layers": 4,
-        "d_ff": 16,
-        "cache_dir": tmp_path / "cache",
-        **kwargs,
-    }
-    with pytest.raises(ValueError, match=message):
-        import_neurons(str(path), **args)
+def test_languages_the_file_lacks_are_named_in_a_warning(tmp_path, caplog):
+    path, _ = authors_file(tmp_path, langs=6)
+    with caplog.at_level(logging.WARNING, logger="langneurons.neuronsets"):
+        import_neurons(str(path), AUTHORS_ORDER[:6], ["en", "ja", "zh"], 4, 16, tmp_path / "cache")
+    assert "no neurons for ja" in caplog.text and "selection.imported.languages" in caplog.text
 
 
-def test_missing_file_and_wrong_format(tmp_path):
-    with pytest.raises(FileNotFoundError, match="selection.imported.path"):
-        import_neurons(str(tmp_path / "nope.pth"), AUTHORS_ORDER, AUTHORS_ORDER, 4, 16, tmp_path)
-    torch.save({"n": 1}, tmp_path / "stats.pt")
-    with pytest.raises(ValueError, match="not a neuron file"):
-        import_neurons(str(tmp_path / "stats.pt"), AUTHORS_ORDER, AUTHORS_ORDER, 4, 16, tmp_path)
+def documented_orders() -> dict[str, list[str]]:
+    """File name -> language order, from the table in docs/imported.md."""
+    rows = re.findall(r"^\| `([^`]+\.neuron\.pth)` \| (\d) \|[^`|]*`\[([^\]]*)\]`", DOC.read_text(), flags=re.M)
+    return {name: [lang.strip() for lang in order.split(",")] for name, _, order in rows}
+
+
+def test_docs_list_every_authors_file_with_as_many_languages_as_lists():
+    orders = documented_orders()
+    assert len(orders) == 7
+    counts = dict(re.findall(r"^\| `([^`]+\.neuron\.pth)` \| (\d) \|", DOC.read_text(), flags=re.M))
+    assert all(len(orders[name]) == int(counts[name]) for name in orders)
+
+
+def _squash(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+@pytest.mark.parametrize("config", sorted((REPO / "configs").glob("paper-*.yaml")), ids=lambda p: p.stem)
+def test_paper_configs_import_their_models_file_in_the_documented_order(config):
+    cfg = yaml.safe_load(config.read_text())
+    imported = cfg["selection"]["imported"]
+    name = imported["path"].rsplit("/", 1)[-1]
+    assert _squash(name.removesuffix(".neuron.pth")) == _squash(next(iter(cfg["models"])))  # LLaMA-2-7B ~ llama2-7b
+    assert imported["languages"] == documented_orders()[name]
+    assert set(imported["languages"]) & set(cfg["languages"])
 
 
 def test_compare_sets_jaccard():

@@ -1,6 +1,6 @@
-"""The content-quality judge: score parsing, prompts, the OpenAI judge against a
-scripted local OpenAI-compatible server (retries, re-asks, stalls, cache, key
-hygiene), the local LM judge and the factory.
+"""The content-quality judges: score parsing, prompts, the OpenAI judge against a scripted local
+OpenAI-compatible server (the SDK's retries, re-asks, stalls, key hygiene), the disk cache in front of
+any judge, the local LM judge and the factory.
 
 Everything runs on 127.0.0.1; timeouts are short and every loop is bounded.
 """
@@ -10,35 +10,31 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import torch
 
 from langneurons.judge import (
-    DEFAULT_LOCAL_TEMPLATE_PATH,
-    DEFAULT_TEMPLATE_PATH,
-    REASK_MESSAGE,
+    CachedJudge,
     JudgeError,
     JudgeItem,
     Judgement,
-    LocalJudge,
     MissingAPIKey,
     NoJudge,
-    OpenAIJudge,
-    digit_token_ids,
     language_name,
     make_judge,
     parse_score,
     render_prompt,
 )
+from langneurons.judge.local import LocalJudge, digit_token_ids
+from langneurons.judge.openai_backend import OpenAIJudge
+from langneurons.judge.prompts import REASK_MESSAGE, TEMPLATES
 
 from ..conftest import loaded
+from ..judge_fakes import FakeOpenAI, free_port, judge_config
 
 SECRET = "sk-test-SECRET-0123456789"
-STALL_S = 2.0  # longer than the client timeout below; bounded and released at shutdown
 TIMEOUT_S = 0.75
 
 
@@ -90,157 +86,51 @@ def test_parse_score(text, expected):
 
 
 def test_language_names():
-    assert [language_name(c) for c in ["en", "zh", "fr", "es", "vi", "id", "ja"]] == [
-        "English",
-        "Chinese",
-        "French",
-        "Spanish",
-        "Vietnamese",
-        "Indonesian",
-        "Japanese",
-    ]
-    assert language_name("ZH") == "Chinese"
-    assert language_name("de") == "de"  # unknown codes pass through
-    assert language_name("Korean") == "Korean"
+    names = [language_name(c) for c in ["en", "zh", "fr", "es", "vi", "id", "ja"]]
+    assert names == ["English", "Chinese", "French", "Spanish", "Vietnamese", "Indonesian", "Japanese"]
+    assert language_name("ZH") == "Chinese" and language_name("de") == "German"  # any ISO 639-1 code
+    assert language_name("Korean") == "Korean" and language_name("xx") == "xx"  # names and unknown codes pass
 
 
 def test_render_prompt_fills_only_the_three_placeholders():
     template = 'Q={question} A={answer} L={language} json={"x": 1} {other}'
     item = JudgeItem(question="Why {answer}?", answer="Because {language}.", language="fr")
-    out = render_prompt(template, item)
-    assert out == 'Q=Why {answer}? A=Because {language}. L=French json={"x": 1} {other}'
-    assert render_prompt("{language}", JudgeItem("q", "a", "xx")) == "xx"
+    assert render_prompt(template, item) == 'Q=Why {answer}? A=Because {language}. L=French json={"x": 1} {other}'
 
 
-def test_bundled_templates():
-    for path in (DEFAULT_TEMPLATE_PATH, DEFAULT_LOCAL_TEMPLATE_PATH):
+def test_bundled_templates_ask_for_the_expected_language():
+    for path in TEMPLATES.values():
         text = path.read_text(encoding="utf-8")
         assert "{question}" in text and "{answer}" in text and "{language}" in text
-    assert "Score: N" in DEFAULT_TEMPLATE_PATH.read_text(encoding="utf-8")
-    assert DEFAULT_LOCAL_TEMPLATE_PATH.read_text(encoding="utf-8").rstrip().endswith("Score (1-5):")
-    prompt = render_prompt(DEFAULT_TEMPLATE_PATH.read_text(encoding="utf-8"), JudgeItem("Q?", "A.", "ja"))
-    assert "Japanese" in prompt and "Q?" in prompt and "A." in prompt
+        # the judge is told the language the answer should be in, never "the user asked in" it
+        assert "asked in {language}" not in text
+    assert "Score: N" in TEMPLATES["openai"].read_text(encoding="utf-8")
+    assert TEMPLATES["local"].read_text(encoding="utf-8").rstrip().endswith("Score (1-5):")
 
 
-# ---------------------------------------------------------------- fake server
+# ---------------------------------------------------------------- OpenAI judge
 
 
-class FakeOpenAI:
-    """An OpenAI-compatible /v1/chat/completions on 127.0.0.1, scripted per question.
-
-    Each question holds a marker ``QID=<kind>-<n>``; the kind decides the reply:
-      good       "Score: 4"              flaky429  429 twice, then "Score: 3"
-      bad        "I like it" (always)    flaky500  500 once, then "Score: 5"
-      stall      sleeps past the timeout down      500 always
-      fixlater   "I like it", then "Score: 2" when re-asked
-      auth       401 echoing the key     reject    400
-    """
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.requests: list[dict] = []
-        self.attempts: dict[str, int] = {}
-        self.release = threading.Event()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                if self.path != "/v1/chat/completions":
-                    return self._send(404, {"error": {"message": "no such route", "type": "invalid_request_error"}})
-                prompt = body["messages"][0]["content"]
-                qid = re.search(r"QID=(\S+)", prompt).group(1)
-                with fake.lock:
-                    fake.attempts[qid] = attempt = fake.attempts.get(qid, 0) + 1
-                    fake.requests.append({"qid": qid, "body": body, "authorization": self.headers.get("Authorization")})
-                kind = qid.split("-")[0]
-                reask = len(body["messages"]) > 1
-                try:
-                    if kind == "good":
-                        self._reply(body, "Score: 4")
-                    elif kind == "bad":
-                        self._reply(body, "I like it")
-                    elif kind == "fixlater":
-                        self._reply(body, "Score: 2" if reask else "I like it")
-                    elif kind == "flaky429":
-                        if attempt <= 2:
-                            self._error(429, "rate_limit_exceeded")
-                        else:
-                            self._reply(body, "Score: 3")
-                    elif kind == "flaky500":
-                        if attempt <= 1:
-                            self._error(500, "server_error")
-                        else:
-                            self._reply(body, "**5**")
-                    elif kind == "down":
-                        self._error(500, "server_error")
-                    elif kind == "stall":
-                        fake.release.wait(STALL_S)
-                        self._reply(body, "Score: 1")
-                    elif kind == "auth":
-                        auth = self.headers.get("Authorization", "")
-                        self._error(401, "invalid_api_key", f"Incorrect API key provided: {auth[7:]}")
-                    elif kind == "reject":
-                        self._error(400, "context_length_exceeded")
-                    else:
-                        self._error(500, "unknown kind")
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
-                    pass
-
-            def _reply(self, body, text):
-                self._send(
-                    200,
-                    {
-                        "id": "chatcmpl-test",
-                        "object": "chat.completion",
-                        "created": 1700000000,
-                        "model": body["model"],
-                        "choices": [
-                            {
-                                "index": 0,
-                                "message": {"role": "assistant", "content": text},
-                                "finish_reason": "stop",
-                                "logprobs": None,
-                            }
-                        ],
-                        "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
-                    },
-                )
-
-            def _error(self, status, code, message=None):
-                self._send(status, {"error": {"message": message or code, "type": code, "param": None, "code": code}})
-
-            def _send(self, status, payload):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def count(self, kind: str | None = None) -> int:
-        with self.lock:
-            return sum(1 for r in self.requests if kind is None or r["qid"].split("-")[0] == kind)
-
-    def close(self):
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+def scripted(prompt: str, attempt: int, body: dict):
+    """Replies by the marker QID=<kind>-<n> in the question (attempt counts every request of that prompt)."""
+    kind = re.search(r"QID=(\w+)-", prompt).group(1)
+    reask = len(body["messages"]) > 1
+    return {
+        "good": "Score: 4",
+        "bad": "I like it",  # never a score, even when re-asked
+        "fixlater": "Score: 2" if reask else "I like it",
+        "flaky429": 429 if attempt == 1 else "Score: 3",
+        "flaky500": 500 if attempt == 1 else "**5**",
+        "down": 500,
+        "stall": None,
+        "reject": 400,
+        "auth": 401,
+    }[kind]
 
 
 @pytest.fixture
 def server():
-    fake = FakeOpenAI()
+    fake = FakeOpenAI(scripted)
     try:
         yield fake
     finally:
@@ -253,68 +143,57 @@ def key(monkeypatch):
     return SECRET
 
 
-def judge_for(server, cache_dir, **kwargs):
-    options = dict(
-        model="judge-model",
-        base_url=server.base_url,
-        cache_dir=cache_dir,
-        concurrency=4,
-        max_retries=2,
-        timeout=TIMEOUT_S,
-        backoff=0.01,
-        invalid_retries=1,
-    )
-    options.update(kwargs)
-    return OpenAIJudge(**options)
+def openai_judge(base_url: str, cache_dir=None, **values):
+    cfg = judge_config(**{"backend": "openai", "model": "judge-model", "base_url": base_url, **values})
+    return make_judge(cfg, cache_dir=cache_dir)
 
 
 def item(qid: str, lang: str = "en") -> JudgeItem:
     return JudgeItem(question=f"Question QID={qid} ?", answer=f"An answer to {qid}.", language=lang)
 
 
-def assert_no_secret(directory: Path):
+def asked(server, kind: str) -> int:
+    return sum(f"QID={kind}-" in p for p in server.prompts())
+
+
+def assert_no_secret(directory: Path) -> list[Path]:
     files = [p for p in Path(directory).rglob("*") if p.is_file()]
     for path in files:
-        data = path.read_bytes()
-        assert SECRET.encode() not in data and b"SECRET" not in data, path
+        assert SECRET.encode() not in path.read_bytes(), path
     return files
 
 
-# ---------------------------------------------------------------- OpenAI judge
-
-
-def test_retries_reasks_and_missing_items_keep_order(server, key, tmp_path, caplog):
+def test_sdk_retries_reasks_and_missing_items_keep_order(server, key, caplog):
     caplog.set_level(logging.DEBUG)
-    kinds = ["good-1", "flaky429-1", "bad-1", "flaky500-1", "stall-1", "down-1", "fixlater-1", "good-2"]
-    judge = judge_for(server, tmp_path / "cache")
-    results = judge.score([item(k) for k in kinds])
+    kinds = ["good-1", "flaky429-1", "bad-1", "flaky500-1", "stall-1", "down-1", "fixlater-1", "reject-1", "good-2"]
+    judge = openai_judge(server.base_url, max_retries=1, timeout=TIMEOUT_S)  # the SDK's own default is 2
+    results = dict(zip(kinds, judge.score([item(k) for k in kinds])))
 
-    assert len(results) == len(kinds) and all(isinstance(r, Judgement) for r in results)
-    by_kind = dict(zip(kinds, results))
-    assert by_kind["good-1"] == Judgement(4.0) and by_kind["good-2"] == Judgement(4.0)
-    assert by_kind["flaky429-1"] == Judgement(3.0)  # two 429s retried
-    assert by_kind["flaky500-1"] == Judgement(5.0)  # one 500 retried
-    assert by_kind["fixlater-1"] == Judgement(2.0)  # malformed, re-asked, then valid
-    bad = by_kind["bad-1"]
-    assert (
-        bad.score is None and bad.missing_reason.startswith("no score in reply") and "I like it" in bad.missing_reason
-    )
-    stall = by_kind["stall-1"]
-    assert stall.score is None and "3 attempts" in stall.missing_reason and "Timeout" in stall.missing_reason
-    down = by_kind["down-1"]
-    assert down.score is None and "3 attempts" in down.missing_reason and "InternalServerError" in down.missing_reason
+    assert results["good-1"] == Judgement(4.0) == results["good-2"]
+    assert results["flaky429-1"] == Judgement(3.0)  # a 429 retried by the SDK
+    assert results["flaky500-1"] == Judgement(5.0)  # one 500 retried
+    assert results["fixlater-1"] == Judgement(2.0)  # no score, asked once more, then a score
+    assert results["good-1"].reply == "Score: 4"
+    where = f"{server.base_url}/ (judge.base_url)"
+    assert results["bad-1"].score is None and results["bad-1"].missing_reason == "no score in the reply: 'I like it'"
+    assert results["stall-1"].missing_reason.startswith(f"timed out at {where} after 1 retry")
+    assert results["down-1"].missing_reason.startswith(f"HTTP 500 from {where} (after 1 retry)")
+    assert results["reject-1"].missing_reason.startswith(f"HTTP 400 from {where} (not retried)")
 
-    # request counts: 1 + (1 + 2 retries) + (1 + 1 re-ask) + (1 + 1) + 3 + 3 + (1 + 1 re-ask) + 1
-    assert server.count("good") == 2
-    assert server.count("flaky429") == 3
-    assert server.count("bad") == 2
-    assert server.count("flaky500") == 2
-    assert server.count("stall") == 3
-    assert server.count("down") == 3
-    assert server.count("fixlater") == 2
-    assert judge.requests_made == server.count() == 17
-    assert judge.retries == 2 + 1 + 2 + 2 and judge.reasks == 2 and judge.cache_hits == 0
-
+    # requests: a retry of 429/5xx/timeouts (max_retries=1), one re-ask without a score, none for a 400
+    counts = {k: asked(server, k.split("-")[0]) for k in kinds}
+    assert counts == {
+        "good-1": 2,  # good-1 and good-2
+        "good-2": 2,
+        "flaky429-1": 2,
+        "bad-1": 2,
+        "flaky500-1": 2,
+        "stall-1": 2,
+        "down-1": 2,
+        "fixlater-1": 2,
+        "reject-1": 1,
+    }
+    assert judge.requests_made == 2 + 1 + 2 + 1 + 1 + 1 + 2 + 1 == 11  # first asks and re-asks, not retries
     for request in server.requests:
         assert request["authorization"] == f"Bearer {SECRET}"
         assert request["body"]["temperature"] == 0 and request["body"]["model"] == "judge-model"
@@ -323,95 +202,122 @@ def test_retries_reasks_and_missing_items_keep_order(server, key, tmp_path, capl
     for messages in reasks:
         assert [m["role"] for m in messages] == ["user", "assistant", "user"]
         assert messages[1]["content"] == "I like it" and messages[2]["content"] == REASK_MESSAGE
-
-    # only the successes are cached; the rerun asks again only for the missing ones
-    files = assert_no_secret(tmp_path / "cache")
-    assert len([f for f in files if f.suffix == ".json"]) == 5 and not [f for f in files if f.suffix == ".tmp"]
-    before = server.count()
-    again = judge_for(server, tmp_path / "cache", max_retries=0, invalid_retries=0)
-    rerun = again.score([item(k) for k in kinds])
-    assert [r.score for r in rerun] == [4.0, 3.0, None, 5.0, None, None, 2.0, 4.0]
-    assert again.cache_hits == 5 and again.requests_made == 3 == server.count() - before
-    assert {r["qid"] for r in server.requests[before:]} == {"bad-1", "stall-1", "down-1"}
-
-    assert SECRET not in caplog.text and "SECRET" not in caplog.text
+    assert SECRET not in caplog.text
+    assert all(SECRET not in (r.missing_reason or "") for r in results.values())
     assert SECRET not in repr(judge)
+
+
+def test_endpoint_down_gives_a_reason_naming_the_server(key):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    (result,) = openai_judge(url, max_retries=1, timeout=TIMEOUT_S).score([item("good-1")])
+    assert result.score is None
+    assert (
+        result.missing_reason
+        == f"no connection at {url}/ (judge.base_url) after 1 retry: [Errno 111] Connection refused"
+    )
+
+
+def test_rejected_key_stops_the_judge_without_leaking_it(server, key, caplog):
+    caplog.set_level(logging.DEBUG)
+    judge = openai_judge(server.base_url, concurrency=1)
+    with pytest.raises(JudgeError) as info:
+        judge.score([item("auth-1"), item("good-1"), item("good-2")])
+    message = str(info.value)
+    assert "HTTP 401" in message and "OPENAI_API_KEY (judge.api_key_env)" in message and "***" in message
+    assert SECRET not in message and SECRET not in caplog.text
+    assert asked(server, "auth") == 1 and asked(server, "good") == 0  # no retries, nothing asked after it
+
+
+def test_missing_api_key_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(MissingAPIKey, match=r"OPENAI_API_KEY \(judge.api_key_env\), which is unset"):
+        openai_judge("http://127.0.0.1:9/v1")
+    monkeypatch.setenv("MY_JUDGE_KEY", "")
+    with pytest.raises(MissingAPIKey, match="MY_JUDGE_KEY"):
+        openai_judge("http://127.0.0.1:9/v1", api_key_env="MY_JUDGE_KEY")
+
+
+def test_empty_input(server, key):
+    assert openai_judge(server.base_url).score([]) == [] and server.requests == []
+
+
+# ---------------------------------------------------------------- cache
 
 
 def test_cache_second_run_is_free_and_new_items_only_pay_for_themselves(server, key, tmp_path):
     cache = tmp_path / "judge_cache"
-    items = [item("good-a", "zh"), item("good-b", "fr"), item("good-c", "ja")]
-    first = judge_for(server, cache)
-    assert [r.score for r in first.score(items)] == [4.0, 4.0, 4.0]
-    assert first.requests_made == 3 == server.count()
+    items = [item("good-a", "zh"), item("good-b", "fr"), item("bad-c", "ja")]
+    first = openai_judge(server.base_url, cache)
+    assert isinstance(first, CachedJudge)
+    assert [r.score for r in first.score(items)] == [4.0, 4.0, None]
+    assert len(server.requests) == 4  # bad-c was asked twice (a re-ask)
 
-    second = judge_for(server, cache)
-    assert [r.score for r in second.score(items)] == [4.0, 4.0, 4.0]
-    assert second.requests_made == 0 and second.cache_hits == 3 and server.count() == 3
-
-    third = judge_for(server, cache)
-    results = third.score(items[:2] + [item("good-new", "vi")] + items[2:])
-    assert [r.score for r in results] == [4.0] * 4
-    assert third.requests_made == 1 and third.cache_hits == 3
-    assert server.requests[-1]["qid"] == "good-new" and server.count() == 4
-
-    # identical prompts in one call are asked once; another judge model is another key
-    other = judge_for(server, cache, model="another-judge")
-    dup = other.score([item("good-dup"), item("good-dup"), item("good-a", "zh")])
-    assert [r.score for r in dup] == [4.0] * 3 and other.requests_made == 2 and other.cache_hits == 0
+    second = openai_judge(server.base_url, cache)
+    assert [r.score for r in second.score(items + [item("good-new", "vi")])] == [4.0, 4.0, None, 4.0]
+    assert second.hits == 2  # only the unscored item and the new one are asked
+    assert sorted(re.search(r"QID=(\S+)", p).group(1) for p in server.prompts()[4:]) == ["bad-c", "bad-c", "good-new"]
 
     files = assert_no_secret(cache)
-    assert len(files) == 6 and all(f.suffix == ".json" for f in files)
+    assert len(files) == 3 and all(f.suffix == ".json" for f in files)  # scored items only, no temporary files
     record = json.loads(files[0].read_text(encoding="utf-8"))
-    assert record["score"] == 4 and "prompt" in record and "reply" in record
-    assert all(SECRET not in json.dumps(json.loads(f.read_text(encoding="utf-8"))) for f in files)
+    assert record["score"] == 4 and record["reply"] == "Score: 4" and "QID=good-" in record["request"]
+    assert record["identity"] == {"backend": "openai", "model": "judge-model", "base_url": server.base_url + "/"}
 
 
-def test_corrupt_cache_entry_is_asked_again(server, key, tmp_path):
-    judge = judge_for(server, tmp_path)
-    judge.score([item("good-x")])
-    (entry,) = list(tmp_path.glob("*.json"))
+def test_cache_key_holds_the_model_the_server_and_the_request(server, key, tmp_path):
+    first = openai_judge(server.base_url, tmp_path)
+    same = openai_judge(server.base_url, tmp_path)
+    other_model = openai_judge(server.base_url, tmp_path, model="another-judge")
+    other_server = openai_judge(server.base_url.replace("127.0.0.1", "localhost"), tmp_path)
+    a = item("good-a")
+    assert first.key(a) == same.key(a)
+    assert len({first.key(a), other_model.key(a), other_server.key(a), first.key(item("good-b"))}) == 4
+    assert first.key(a) != first.key(JudgeItem(a.question, a.answer, "zh"))  # the expected language is asked
+    first.score([a])
+    other_server.score([a])  # same model, another server: asked again
+    assert len(server.requests) == 2 and other_server.hits == 0
+
+
+class CountingJudge:
+    """A backend that scores by answer length (1-5; else no score), counts what it is asked, fails when told to."""
+
+    identity = {"backend": "counting"}
+
+    def __init__(self, fail_on: str | None = None):
+        self.asked: list[JudgeItem] = []
+        self.fail_on = fail_on
+
+    def render(self, item: JudgeItem) -> str:
+        return f"{item.question}|{item.answer}|{item.language}"
+
+    def score(self, items) -> list[Judgement]:
+        items = list(items)
+        if any(i.answer == self.fail_on for i in items):
+            raise JudgeError("boom")
+        self.asked += items
+        return [Judgement(float(len(i.answer))) if 1 <= len(i.answer) <= 5 else Judgement(None, "no") for i in items]
+
+
+def test_any_backend_can_be_cached_and_each_chunk_is_kept_when_a_later_one_fails(tmp_path):
+    items = [JudgeItem(f"q{i}", "a" * (i % 7), "en") for i in range(10)]  # answer lengths 0-6, then 0-2
+    failing = CachedJudge(CountingJudge(fail_on="a" * 6), tmp_path, chunk=4)  # the 2nd chunk holds item 6
+    with pytest.raises(JudgeError):
+        failing.score(items)
+    assert len(list(tmp_path.glob("*.json"))) == 3  # the first chunk's scores (items 1-3) are kept
+    backend = CountingJudge()
+    cached = CachedJudge(backend, tmp_path, chunk=4)
+    assert [r.score for r in cached.score(items)] == [None, 1.0, 2.0, 3.0, 4.0, 5.0, None, None, 1.0, 2.0]
+    assert [i.question for i in backend.asked] == ["q0"] + [f"q{i}" for i in range(4, 10)] and cached.hits == 3
+
+
+def test_unreadable_cache_entry_is_asked_again(tmp_path, caplog):
+    judge = CachedJudge(CountingJudge(), tmp_path)
+    judge.score([JudgeItem("q", "abc", "en")])
+    (entry,) = tmp_path.glob("*.json")
     entry.write_text("{not json")
-    again = judge_for(server, tmp_path)
-    assert again.score([item("good-x")]) == [Judgement(4.0)]
-    assert again.requests_made == 1 and again.cache_hits == 0
-    assert json.loads(entry.read_text())["score"] == 4
-
-
-def test_bad_request_is_missing_without_retries(server, key, tmp_path):
-    judge = judge_for(server, tmp_path)
-    results = judge.score([item("reject-1"), item("good-1")])
-    assert results[0].score is None and "request rejected" in results[0].missing_reason
-    assert "400" in results[0].missing_reason
-    assert results[1] == Judgement(4.0)
-    assert server.count("reject") == 1
-
-
-def test_auth_failure_raises_without_leaking_the_key(server, key, tmp_path, caplog):
-    caplog.set_level(logging.DEBUG)
-    judge = judge_for(server, tmp_path)
-    with pytest.raises(JudgeError) as info:
-        judge.score([item("auth-1"), item("auth-2")])
-    assert "OPENAI_API_KEY" in str(info.value) and SECRET not in str(info.value)
-    assert SECRET not in caplog.text
-    assert server.count("auth") <= 2  # no retries on a bad key
-    assert_no_secret(tmp_path)
-
-
-def test_missing_api_key_is_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    with pytest.raises(MissingAPIKey, match="OPENAI_API_KEY"):
-        OpenAIJudge(model="gpt-4o", cache_dir=tmp_path)
-    monkeypatch.setenv("MY_JUDGE_KEY", "")
-    with pytest.raises(MissingAPIKey, match="MY_JUDGE_KEY"):
-        OpenAIJudge(model="gpt-4o", api_key_env="MY_JUDGE_KEY")
-    with pytest.raises(MissingAPIKey, match="OPENAI_API_KEY"):
-        make_judge({"backend": "openai", "model": "gpt-4o"})
-
-
-def test_empty_input(server, key, tmp_path):
-    judge = judge_for(server, tmp_path)
-    assert judge.score([]) == [] and judge.requests_made == 0
+    again = CachedJudge(CountingJudge(), tmp_path)
+    assert again.score([JudgeItem("q", "abc", "en")]) == [Judgement(3.0)] and again.hits == 0
+    assert "unreadable judge cache entry" in caplog.text and json.loads(entry.read_text())["score"] == 3.0
 
 
 # ---------------------------------------------------------------- local judge
@@ -426,22 +332,26 @@ ITEMS = [
 ]
 
 
+def local_judge(lm, batch_size: int = 8, **values) -> LocalJudge:
+    return make_judge(judge_config(backend="local", batch_size=batch_size, **values), lm=lm)
+
+
 def test_local_judge_scores_in_range_and_batching_matches_one_by_one(tiny_llama):
-    batched = LocalJudge(tiny_llama, batch_size=4).score(ITEMS)
-    single = LocalJudge(tiny_llama, batch_size=1).score(ITEMS)
+    batched = local_judge(tiny_llama, batch_size=4).score(ITEMS)
+    single = local_judge(tiny_llama, batch_size=1).score(ITEMS)
     assert len(batched) == len(ITEMS)
     for b, s in zip(batched, single):
         assert b.missing_reason is None and 1.0 <= b.score <= 5.0
         assert b.score == pytest.approx(s.score, abs=1e-4)
     assert len({round(b.score, 6) for b in batched}) > 1  # different prompts, different scores
-    assert LocalJudge(tiny_llama).score([]) == []
+    assert local_judge(tiny_llama).score([]) == []
 
 
-def test_local_judge_is_the_expected_digit(tiny_llama):
-    template = "Q: {question}\nA: {answer}\nScore (1-5):"
-    judge = LocalJudge(tiny_llama, template)
-    (result,) = judge.score(ITEMS[:1])
-    ids = tiny_llama.tokenizer(render_prompt(template, ITEMS[0]), return_tensors="pt")["input_ids"]
+def test_local_judge_is_the_expected_digit(tiny_llama, tmp_path):
+    template = tmp_path / "t.txt"
+    template.write_text("Q: {question}\nA: {answer}\nScore (1-5):")
+    (result,) = local_judge(tiny_llama, prompt=str(template)).score(ITEMS[:1])
+    ids = tiny_llama.tokenizer(render_prompt(template.read_text(), ITEMS[0]), return_tensors="pt")["input_ids"]
     with torch.no_grad():
         logits = tiny_llama.model(input_ids=ids).logits[0, -1]
     digits = [tiny_llama.tokenizer.convert_tokens_to_ids(d) for d in "12345"]
@@ -452,8 +362,8 @@ def test_local_judge_is_the_expected_digit(tiny_llama):
 @pytest.mark.parametrize("arch", ["GPT2LMHeadModel", "OPTForCausalLM", "BloomForCausalLM", "Gemma3ForCausalLM"])
 def test_local_judge_left_padding_across_architectures(arch):
     lm = loaded(arch, num_layers=1, d_ff=32)
-    batched = LocalJudge(lm, batch_size=5).score(ITEMS)
-    single = LocalJudge(lm, batch_size=1).score(ITEMS)
+    batched = local_judge(lm, batch_size=5).score(ITEMS)
+    single = local_judge(lm, batch_size=1).score(ITEMS)
     for b, s in zip(batched, single):
         assert 1.0 <= b.score <= 5.0 and b.score == pytest.approx(s.score, abs=1e-4)
 
@@ -464,67 +374,25 @@ def test_digit_token_ids_of_the_byte_tokenizer(tiny_llama):
     assert [tiny_llama.tokenizer.decode([i]) for i in ids] == list("12345")
 
 
-# ---------------------------------------------------------------- NoJudge and factory
+# ---------------------------------------------------------------- factory
 
 
-def test_no_judge():
-    assert NoJudge().score(ITEMS[:2]) == [Judgement(None, "judge disabled")] * 2
-    assert isinstance(make_judge({"backend": "none"}), NoJudge)
-    assert isinstance(make_judge({}), NoJudge)
-    assert isinstance(make_judge(None), NoJudge)
+def test_make_judge_builds_each_backend_from_the_validated_config(server, key, tmp_path, tiny_llama):
+    assert NoJudge().score(ITEMS[:2]) == [Judgement(None, "judge disabled (judge.backend: none)")] * 2
+    assert isinstance(make_judge(judge_config(backend="none")), NoJudge)
 
-
-def test_make_judge_builds_each_backend(server, key, tmp_path, tiny_llama):
-    judge = make_judge(
-        {
-            "backend": "openai",
-            "model": "judge-model",
-            "base_url": server.base_url,
-            "api_key_env": "OPENAI_API_KEY",
-            "concurrency": 2,
-            "max_retries": 1,
-            "timeout": 5,
-            "prompt": None,
-        },
-        cache_dir=tmp_path / "c",
-    )
-    assert isinstance(judge, OpenAIJudge)
-    assert (judge.concurrency, judge.max_retries, judge.timeout) == (2, 1, 5.0)
-    assert judge.template == DEFAULT_TEMPLATE_PATH.read_text(encoding="utf-8")
-    assert judge.score([item("good-f")]) == [Judgement(4.0)]
+    remote = openai_judge(server.base_url, concurrency=2, max_retries=1, timeout=5)
+    assert isinstance(remote, OpenAIJudge)  # no cache_dir: not cached
+    assert (remote.concurrency, remote.max_retries, remote._client.timeout) == (2, 1, 5)
+    assert remote.template == TEMPLATES["openai"].read_text(encoding="utf-8")
+    cached = openai_judge(server.base_url, tmp_path / "c")
+    assert isinstance(cached, CachedJudge) and cached.score([item("good-f")]) == [Judgement(4.0)]
     assert len(list((tmp_path / "c").glob("*.json"))) == 1
 
+    default_local = make_judge(judge_config(backend="local"), lm=tiny_llama, cache_dir=tmp_path / "l")
+    assert isinstance(default_local, LocalJudge)  # the local judge is never cached
+    assert default_local.template == TEMPLATES["local"].read_text(encoding="utf-8") and default_local.batch_size == 8
     custom = tmp_path / "mine.txt"
-    custom.write_text("Rate QID-free {question} / {answer} in {language}. Score (1-5):", encoding="utf-8")
-    local = make_judge({"backend": "local", "prompt": str(custom), "batch_size": 2}, lm=tiny_llama)
-    assert isinstance(local, LocalJudge) and local.batch_size == 2 and local.template == custom.read_text()
-    default_local = make_judge({"backend": "local", "model": None}, lm=tiny_llama)
-    assert default_local.template == DEFAULT_LOCAL_TEMPLATE_PATH.read_text(encoding="utf-8")
-
-
-@pytest.mark.parametrize(
-    "cfg, error, match",
-    [
-        ({"backend": "gpt4"}, ValueError, "not one of: openai, local, none"),
-        ({"backend": "openai"}, ValueError, "judge.model"),
-        ({"backend": "openai", "model": ""}, ValueError, "judge.model"),
-        ({"backend": "local"}, ValueError, "lm="),
-        ({"backend": "openai", "model": "m", "concurrency": 0}, ValueError, "concurrency"),
-        ({"backend": "openai", "model": "m", "max_retries": -1}, ValueError, "max_retries"),
-        ({"backend": "openai", "model": "m", "timeout": 0}, ValueError, "timeout"),
-        ({"backend": "openai", "model": "m", "concurrency": "four"}, ValueError, "concurrency"),
-        ({"backend": "openai", "model": "m", "concurrency": 2.5}, ValueError, "concurrency"),
-        ({"backend": "openai", "model": "m", "prompt": "/nonexistent/judge.txt"}, FileNotFoundError, "nonexistent"),
-        ({"backend": "openai", "model": "m", "temperature": 0}, ValueError, "unknown judge config key"),
-    ],
-)
-def test_make_judge_errors(cfg, error, match, key):
-    with pytest.raises(error, match=match):
-        make_judge(cfg)
-
-
-def test_make_judge_rejects_template_without_placeholders(tmp_path, key):
-    bad = tmp_path / "bad.txt"
-    bad.write_text("Rate this: {answer}")
-    with pytest.raises(ValueError, match=r"\{question\}"):
-        make_judge({"backend": "openai", "model": "m", "prompt": str(bad)})
+    custom.write_text("Rate {question} / {answer} in {language}. Score (1-5):", encoding="utf-8")
+    local = local_judge(tiny_llama, batch_size=2, prompt=str(custom))
+    assert local.batch_size == 2 and local.template == custom.read_text()

@@ -13,12 +13,15 @@ import warnings
 
 import pandas as pd
 import pytest
+import torch
 
-from langneurons import report
-from langneurons.report import SECTIONS, collect, render
+from langneurons.io import InputFileError
+from langneurons.neuronsets import compare_sets
+from langneurons.paths import Results
+from langneurons.report import SECTIONS, collect, formatting, render
 
 from ..conftest import REPO
-from ..report_fixtures import HOSTILE_ANSWER, METHODS, build_results, tiny_png
+from ..report_fixtures import HOSTILE_ANSWER, METHODS, build_results, tiny_png, validated
 
 TEMPLATES = REPO / "report"
 TITLES = [title for _, title in SECTIONS]
@@ -73,15 +76,21 @@ def test_missing_stages_are_stated_not_dropped(tmp_path):
 
 def test_unconfigured_stages_say_not_configured(tmp_path):
     results, config = build_results(tmp_path / "results", complete=())
-    config["generation"] = {"methods": []}
-    config["steering"] = {"method": None}
+    config["generation"]["methods"] = []
+    config["steering"]["method"] = None
     page = render(collect(results, config), TEMPLATES, tmp_path / "index.html").read_text()
     for key in ("generation", "steering"):
         assert "Not configured / not run." in _text(_section(page, key))
 
 
 def test_empty_results_folder_still_renders_every_section(tmp_path):
-    config = {"languages": ["en", "fr"], "models": {"m": {"source": "random"}}}
+    config = validated(
+        {
+            "languages": ["en", "fr"],
+            "models": {"m": {"source": "random"}},
+            "steering": {"crosslingual_languages": ["en", "fr"]},
+        }
+    )
     page = render(collect(tmp_path / "nothing", config), TEMPLATES, tmp_path / "index.html").read_text()
     assert re.findall(r"<h2>(.*?)</h2>", page) == TITLES
     for key, _ in SECTIONS[1:]:
@@ -100,9 +109,10 @@ def test_numbers_are_rounded(complete_page):
     ses = _cells(_section(page, "ses"))
     assert "0.123" in ses and "0.323" in ses  # similarity, 3 decimals
     gen = _cells(_section(page, "generation"))
-    assert "4.46" in gen and "1.34" in gen and "25.0%" in gen
+    assert "4.33" in gen and "1.33" in gen and "33.3%" in gen  # mean scores 13/3 and 4/3, accuracy 1/3
     steering = _cells(_section(page, "steering"))
-    assert "87.5%" in steering and "6.12" in steering and "3.14" in steering
+    assert "66.7%" in steering and "4.67" in steering  # steered: 2 of 3 in the question's language, mean score 14/3
+    assert "33.3%" in steering and "2.67" in steering  # cross-lingual: 1 of 3 in the target language, mean score 8/3
     long_decimals = [c for c in _cells(page) if re.search(r"\d\.\d{4,}", c)]
     assert long_decimals == []
     assert "10.3456" not in page
@@ -191,25 +201,25 @@ def test_square_crosslingual_table(tmp_path):
     langs = config["languages"]
     pd.DataFrame(
         [[1.0 if s == t else 0.4 for t in langs] for s in langs], index=pd.Index(langs, name="source"), columns=langs
-    ).to_csv(results / "model-a" / "steering" / "crosslingual.csv")
+    ).to_csv(Results(results).path("crosslingual", model="model-a"))
     page = render(collect(results, config), TEMPLATES, tmp_path / "index.html").read_text()
     cells = _cells(_section(page, "steering"))
     assert "40.0%" in cells and "100.0%" in cells
 
 
 def test_formatters():
-    assert report.fmt_ppl(12.3456) == "12.35"
-    assert report.fmt_pct(0.123456) == "+12.35%"
-    assert report.fmt_pct(-0.00001) == "0.00%"
-    assert report.fmt_pct(-0.25) == "-25.00%"
-    assert report.fmt_sim(0.98765) == "0.988"
-    assert report.fmt_sim(float("nan")) == "–"
-    assert report.fmt_share(0.875) == "87.5%"
-    assert report.fmt_int(1234567) == "1,234,567"
-    assert report.fmt_duration(2.5) == "2.5 s"
-    assert report.fmt_duration(125) == "2 min 05 s"
-    assert report.fmt_duration(3725) == "1 h 02 min"
-    assert report.fmt_float(-0.0001, 2) == "0.00"
+    assert formatting.fmt_ppl(12.3456) == "12.35"
+    assert formatting.fmt_pct(0.123456) == "+12.35%"
+    assert formatting.fmt_pct(-0.00001) == "0.00%"
+    assert formatting.fmt_pct(-0.25) == "-25.00%"
+    assert formatting.fmt_sim(0.98765) == "0.988"
+    assert formatting.fmt_sim(float("nan")) == "–"
+    assert formatting.fmt_share(0.875) == "87.5%"
+    assert formatting.fmt_int(1234567) == "1,234,567"
+    assert formatting.fmt_duration(2.5) == "2.5 s"
+    assert formatting.fmt_duration(125) == "2 min 05 s"
+    assert formatting.fmt_duration(3725) == "1 h 02 min"
+    assert formatting.fmt_float(-0.0001, 2) == "0.00"
 
 
 def test_captions_for_snakemakes_report_render():
@@ -234,17 +244,18 @@ def test_captions_for_snakemakes_report_render():
         assert len(body) > 100 and "System Message" not in body
 
 
-def test_report_script_renders_with_a_snakemake_object(tmp_path):
-    results, config = build_results(tmp_path / "results")
-    out = tmp_path / "results" / "report" / "index.html"
+def _run_report_script(tmp_path, config) -> tuple:
+    """Run workflow/scripts/report.py as the report rule does; return the page and the log file."""
+    out = Results(config["results"]).path("report")
+    log = tmp_path / "report.log"
     fake = types.SimpleNamespace(
         input=[],
         output=[str(out)],
-        log=[str(tmp_path / "report.log")],
+        log=[str(log)],
         threads=1,
         rule="report",
         wildcards={},
-        params=types.SimpleNamespace(config=config, results=str(results), templates=str(TEMPLATES)),
+        params=types.SimpleNamespace(config=config, templates=str(TEMPLATES)),
     )
     stderr, handlers = sys.stderr, logging.getLogger().handlers[:]
     try:
@@ -254,14 +265,33 @@ def test_report_script_renders_with_a_snakemake_object(tmp_path):
             sys.stderr.close()
         sys.stderr = stderr
         logging.getLogger().handlers[:] = handlers
+    return out, log
+
+
+def test_report_script_renders_with_a_snakemake_object(tmp_path):
+    _, config = build_results(tmp_path / "results")
+    out, log = _run_report_script(tmp_path, config)
     assert re.findall(r"<h2>(.*?)</h2>", out.read_text()) == TITLES
-    assert "written to" in (tmp_path / "report.log").read_text()
+    assert "written to" in log.read_text()
+
+
+def test_report_script_names_an_unreadable_file_in_one_line(tmp_path):
+    results, config = build_results(tmp_path / "results")
+    path = Results(results).path("quality", model="model-a", method="lape")
+    path.write_text('condition,en\nnormal,"4.5\n')  # an unterminated quote
+    with pytest.raises(SystemExit) as stop:
+        _run_report_script(tmp_path, config)
+    assert stop.value.code == 1
+    errors = [line for line in (tmp_path / "report.log").read_text().splitlines() if " ERROR: " in line]
+    assert len(errors) == 1 and f"ERROR: {path}: not a readable CSV table" in errors[0]
+    assert "Traceback" not in (tmp_path / "report.log").read_text()
 
 
 def test_figure_missing_while_tables_exist(tmp_path):
     results, config = build_results(tmp_path / "results")
-    (results / "model-a" / "figures" / "ppl_lape.png").unlink()
-    tiny_png(results / "model-a" / "figures" / "extra.png", "not referenced")
+    R = Results(results)
+    R.path("model_figure", model="model-a", kind="ppl", method="lape").unlink()
+    tiny_png(R.path("model_figure", model="model-a", kind="extra", method="lape"), "not referenced")
     page = render(collect(results, config), TEMPLATES, tmp_path / "index.html").read_text()
     assert "figure not made yet" in _text(_section(page, "ppl")) and "ppl_lape.png" in page
     assert "15.52 (+50.00%)" in _cells(_section(page, "ppl"))
@@ -269,15 +299,52 @@ def test_figure_missing_while_tables_exist(tmp_path):
 
 def test_imported_neurons_against_lape(tmp_path):
     results, config = build_results(tmp_path / "results")
-    rows = [
-        {"language": lang, "layer": layer, "imported": 4, "lape": 4, "shared": 2, "jaccard": 1 / 3}
-        for lang in config["languages"]
-        for layer in range(2)
-    ]
-    pd.DataFrame(rows).to_csv(results / "model-a" / "neurons" / "imported_vs_lape.csv", index=False)
+    langs = config["languages"]
+    layers = [torch.arange(4), torch.arange(4), torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)]
+    imported = [layers for _ in langs]  # neurons 0-3 in the first two layers
+    lape = [[idx + 2 for idx in layers] for _ in langs]  # neurons 2-5: two shared per layer
+    table = compare_sets(imported, lape, langs).rename(columns={"a": "imported", "b": "lape"})  # as the rule writes it
+    table.to_csv(Results(results).path("imported_vs_lape", model="model-a"), index=False, float_format="%.4f")
     page = render(collect(results, config), TEMPLATES, tmp_path / "index.html").read_text()
     neurons = _section(page, "neurons")
     assert "Published neurons against this run" in neurons
     cells = _cells(neurons)
     i = cells.index("en", cells.index("Jaccard"))
     assert cells[i : i + 5] == ["en", "8", "8", "4", "0.333"]
+
+
+def _empty(path):
+    path.write_text("")
+
+
+def _bad_line(path):
+    lines = path.read_text().splitlines()
+    lines[2] = '{"answer": "cut off'
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _garbage(path):
+    path.write_bytes(b"not a torch file")
+
+
+def _no_column(path):
+    pd.read_csv(path).drop(columns="similarity").to_csv(path, index=False)
+
+
+@pytest.mark.parametrize(
+    "result, values, corrupt, where",
+    [
+        ("ppl", {"method": "lape"}, _empty, ""),
+        ("answers", {"method": "lape"}, _bad_line, ", line 3"),
+        ("stats", {"lang": "zh"}, _garbage, ""),
+        ("tokens", {"lang": "fr", "split": "valid"}, _garbage, ""),
+        ("ses", {}, _no_column, ""),
+    ],
+)
+def test_a_present_but_unreadable_file_is_an_error_naming_it(tmp_path, result, values, corrupt, where):
+    results, config = build_results(tmp_path / "results")
+    path = Results(results).path(result, model="model-a", **values)
+    corrupt(path)
+    with pytest.raises(InputFileError) as err:
+        collect(results, config)
+    assert str(err.value).startswith(f"{path}{where}:")

@@ -24,7 +24,7 @@ rule count_activations:
 
 
 rule merge_stats:
-    """Sum the shards of one language (exact)."""
+    """Sum the shards of one language (counts exactly; float sums to float32 rounding)."""
     input:
         shard_stats,
     output:

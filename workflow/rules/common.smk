@@ -1,10 +1,10 @@
 import os
 import re
 
-from langneurons.config import validate_config
+from langneurons.config import ppl_methods, validate_workflow_config
 from langneurons.paths import PREPARED_MODEL, Results, fill
 
-validate_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+validate_workflow_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 
 RESULTS = config["results"]
 R = Results(RESULTS)  # every result path pattern: langneurons/paths.py
@@ -12,17 +12,10 @@ MODELS = list(config["models"])
 LANGS = config["languages"]
 SPLITS = ["train", "valid"]
 METHODS = config["selection"]["methods"]
-PPL_METHODS = config["perplexity"]["methods"] or METHODS
+PPL_METHODS = ppl_methods(config)
 GEN_METHODS = config["generation"]["methods"]
 STEER_METHOD = config["steering"]["method"]
 STEER_OUTPUTS = ("steering_answers", "offtarget", "crosslingual") if STEER_METHOD else ()
-
-if config["judge"]["backend"] == "openai":
-
-    # the API key reaches jobs (also on a cluster) through the environment only
-    envvars:
-        config["judge"]["api_key_env"],
-
 
 SHARDS = config["counting"]["shards"]
 GPU_THREADS = 8
@@ -124,10 +117,6 @@ def method_tables(wildcards):
         "jaccard": per_model("neuron_jaccard", wildcards, method=METHODS),
         "ppl": per_model("ppl", wildcards, method=PPL_METHODS),
     }
-
-
-def figure_dir(wildcards):
-    return os.path.dirname(R.pattern("model_figure", model=wildcards.model))
 
 
 def figures(model):

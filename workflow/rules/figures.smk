@@ -42,7 +42,6 @@ rule model_figures:
     params:
         methods=METHODS,
         ppl_methods=PPL_METHODS,
-        outdir=figure_dir,
     script:
         "../scripts/model_figures.py"
 

@@ -5,7 +5,7 @@ from langneurons.selection import select
 
 log = start(snakemake)
 out = snakemake.output
-probs, means = stack_stats([load_stats(path) for path in snakemake.input])
+probs, means = stack_stats([load_stats(path) for path in snakemake.input], list(snakemake.input))
 neurons = select(snakemake.wildcards.method, probs, means, snakemake.params.selection)
 save_neurons(neurons, out.neurons)
 table = write_summaries(neurons, snakemake.params.languages, out.counts, out.overlap, out.jaccard)

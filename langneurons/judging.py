@@ -1,0 +1,98 @@
+"""Judging the answers of the generation and steering experiments, and their tables in the paper's shape.
+
+Every answer is judged on its bare question, the language it should be in
+(:func:`langneurons.evaluation.expected_language`: the steering target, else
+the question's language) and the answer itself; answers that share all three
+are judged once. Judging fails loudly: when more answers than
+``judge.max_missing`` have no score after the retries, :func:`judge_answers`
+raises :class:`JudgeError` saying how many and why. What was scored stays in the
+judge's cache, so the rerun asks only for the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+import pandas as pd
+
+from .evaluation import annotate_languages, condition_table, crosslingual_table, expected_language, offtarget_table
+from .judge import CachedJudge, JudgeError, JudgeItem
+
+log = logging.getLogger(__name__)
+
+#: The fields every answer record (generation and steering) must hold.
+ANSWER_FIELDS = ("condition", "language", "question_id", "question", "answer")
+
+
+def judge_item(record: dict) -> JudgeItem:
+    """What the judge sees of an answer: the bare question, the answer and the expected language."""
+    return JudgeItem(question=record["question"], answer=record["answer"], language=expected_language(record))
+
+
+def score_answers(records: list[dict], judge) -> None:
+    """Set ``score`` and ``score_missing`` (why there is no score, else None) on every record."""
+    items = list(dict.fromkeys(judge_item(r) for r in records))  # distinct, in first-seen order
+    verdicts = dict(zip(items, judge.score(items)))
+    for r in records:
+        verdict = verdicts[judge_item(r)]
+        r["score"], r["score_missing"] = verdict.score, verdict.missing_reason
+    log.info("judged %d distinct answers of %d (%s)", len(items), len(records), judge.identity)
+
+
+def check_missing(records: list[dict], max_missing: int, cached: bool) -> None:
+    """Raise JudgeError when more than ``max_missing`` answers have no score, with the most common reasons."""
+    missing = [r for r in records if r["score"] is None]
+    for r in missing:
+        log.warning("no score for %s %s %s: %s", r["condition"], r["language"], r["question_id"], r["score_missing"])
+    if len(missing) <= max_missing:
+        return
+    reasons = Counter(r["score_missing"] for r in missing).most_common()
+    shown = "; ".join(f"{n} x {reason}" for reason, n in reasons[:3])
+    if len(reasons) > 3:
+        shown += f"; {len(reasons) - 3} other reasons (see the log)"
+    rerun = "rerun: scored answers are cached, only the missing ones are asked again" if cached else "rerun"
+    raise JudgeError(
+        f"{len(missing)} of {len(records)} answers have no score (judge.max_missing allows {max_missing}): "
+        f"{shown}. Check the judge, then {rerun}"
+    )
+
+
+def judge_answers(records: list[dict], languages: list[str], judge, max_missing: int) -> None:
+    """Language identification and judge score of every record, in place; JudgeError when too many lack a score."""
+    annotate_languages(records, languages)
+    score_answers(records, judge)
+    if judge.identity["backend"] != "none":  # a disabled judge scores nothing, on purpose
+        check_missing(records, max_missing, cached=isinstance(judge, CachedJudge))
+
+
+def generation_tables(records: list[dict], languages: list[str]) -> dict[str, pd.DataFrame]:
+    """Mean quality and language accuracy per condition (rows) and question language (columns)."""
+    return {
+        "quality": condition_table(records, languages, "score"),
+        "accuracy": condition_table(records, languages, "in_expected_language"),
+    }
+
+
+def offtarget_baseline(steered: list[dict], generated: dict[str, list[dict]]) -> list[dict]:
+    """The unsteered answers to compare off-target steering with.
+
+    Steering's own ``normal`` answers when it made them, else the generation
+    experiment's (same prompts and decoding, no intervention: steering skips
+    making them again when generation runs).
+    """
+    normal = [r for r in steered if r["kind"] == "offtarget" and r["condition"] == "normal"]
+    if normal or not generated:
+        return normal
+    return [r for r in next(iter(generated.values())) if r["condition"] == "normal"]
+
+
+def steering_tables(
+    steered: list[dict], generated: dict[str, list[dict]], languages: list[str]
+) -> dict[str, pd.DataFrame]:
+    """The off-target table (per language, normal vs steered) and the cross-lingual table (per pair)."""
+    steered_offtarget = [r for r in steered if r["kind"] == "offtarget" and r["condition"] == "steered"]
+    return {
+        "offtarget": offtarget_table(offtarget_baseline(steered, generated), steered_offtarget, languages),
+        "crosslingual": crosslingual_table([r for r in steered if r["kind"] == "crosslingual"]),
+    }

@@ -1,0 +1,128 @@
+"""Section "Generation under deactivation": judge scores and language accuracy per condition, example answers."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .formatting import (
+    ANSWER_CHARS,
+    PROMPT_CHARS,
+    cell,
+    fmt_float,
+    fmt_share,
+    heat,
+    label,
+    language_columns,
+    method_cell,
+    num,
+    table,
+    truncate,
+)
+from .reading import Run
+
+PURPLE, ORANGE = (124, 58, 237), (234, 88, 12)
+CONDITION_LABELS = {"normal": "none (normal)", "random": "random neurons"}
+MEANS = ("normal", "random", "own", "other")
+
+
+def build(run: Run) -> dict:
+    blocks, summary_rows = [], []
+    for name in run.models:
+        block = {"model": name, "methods": [], "missing": []}
+        for method in run.config["generation"]["methods"]:
+            where = {"model": name, "method": method}
+            quality = run.csv("quality", index_col="condition", **where)
+            if quality is None:
+                block["missing"].append(str(run.path("quality", **where)))
+                continue
+            accuracy = run.csv("language_accuracy", index_col="condition", **where)
+            answers = run.jsonl("answers", **where)
+            accuracy_table = None if accuracy is None else _condition_table(accuracy, run.langs, fmt_share, ORANGE)
+            block["methods"].append(
+                {
+                    "method": method,
+                    "label": label(method),
+                    "quality_table": _condition_table(quality, run.langs, _score, PURPLE),
+                    "accuracy_table": accuracy_table,
+                    "accuracy_path": str(run.path("language_accuracy", **where)),
+                    "samples": _samples(answers, run.langs) if answers else None,
+                }
+            )
+            quality_means = _condition_means(quality, run.langs)
+            accuracy_means = {} if accuracy is None else _condition_means(accuracy, run.langs)
+            summary_rows.append(
+                [name, method_cell(method)]
+                + [num(_score(quality_means[k])) for k in MEANS]
+                + [num(fmt_share(accuracy_means.get(k))) for k in MEANS]
+            )
+        blocks.append(block)
+    head = ["Model", "Method", "Quality: none", "random", "own language", "other language"]
+    head += ["Language accuracy: none", "random", "own language", "other language"]
+    return {
+        "summary": table(head, summary_rows) if summary_rows else None,
+        "models": blocks,
+        "configured": bool(run.config["generation"]["methods"]),
+    }
+
+
+def _score(value) -> str:
+    return fmt_float(value, 2)
+
+
+def _condition_order(frame: pd.DataFrame, langs: list[str]) -> list[str]:
+    first = [c for c in ["normal", "random", *langs] if c in frame.index]
+    return first + [c for c in frame.index if c not in first]
+
+
+def _condition_table(frame: pd.DataFrame, langs: list[str], fmt, rgb) -> dict:
+    """Rows: nothing, random neurons and each language's neurons deactivated; columns: question language."""
+    qlangs = language_columns(frame, langs)
+    values = frame[qlangs].to_numpy(dtype=float)
+    vmax = float(pd.Series(values.ravel()).max()) if values.size else 0
+    rows = [
+        [cell(CONDITION_LABELS.get(cond, cond), "base" if cond == "normal" else "")]
+        + [
+            num(fmt(frame.loc[cond, q]), "diag" if cond == q else "", style=heat(frame.loc[cond, q], vmax, rgb))
+            for q in qlangs
+        ]
+        for cond in _condition_order(frame, langs)
+    ]
+    return table(["Deactivated ↓ / question language →"] + qlangs, rows, kind="wide")
+
+
+def _condition_means(frame: pd.DataFrame, langs: list[str]) -> dict:
+    """Means over question languages: nothing and random deactivated, own language's (diagonal), another's."""
+    qlangs = language_columns(frame, langs)
+    out = {key: frame.loc[key, qlangs].astype(float).mean() if key in frame.index else None for key in MEANS[:2]}
+    own = [float(frame.loc[q, q]) for q in qlangs if q in frame.index]
+    other = [float(frame.loc[c, q]) for c in frame.index if c in qlangs for q in qlangs if q != c]
+    out["own"] = sum(own) / len(own) if own else None
+    out["other"] = sum(other) / len(other) if other else None
+    return out
+
+
+def _samples(records: list[dict], langs: list[str]) -> dict:
+    """The first question's answers in every language: nothing, random and its own language's neurons deactivated."""
+    qid = records[0].get("question_id")
+    rank = {"normal": 0, "random": 1}
+    chosen = sorted(
+        (r for r in records if r.get("question_id") == qid),
+        key=lambda r: (
+            langs.index(r["language"]) if r.get("language") in langs else 99,
+            rank.get(r.get("condition"), 2),
+        ),
+    )
+    keep = [r for r in chosen if r.get("condition") in ("normal", "random", r.get("language"))][: 3 * len(langs)]
+    rows = [
+        [
+            r.get("language", "–"),
+            r.get("condition", "–"),
+            cell(r.get("lang_detected", "–"), "center"),
+            num(fmt_float(r.get("score"), 1)),
+            cell(truncate(r.get("prompt"), PROMPT_CHARS), "text"),
+            cell(truncate(r.get("answer"), ANSWER_CHARS), "text"),
+        ]
+        for r in keep
+    ]
+    head = ["Question language", "Deactivated", "Detected", "Score", "Prompt", "Answer"]
+    return {"question": qid, "answer_chars": ANSWER_CHARS, "table": table(head, rows, kind="text")}

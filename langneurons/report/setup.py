@@ -1,0 +1,128 @@
+"""Section "Setup and provenance": models, settings, tokens per language, time and memory per stage."""
+
+from __future__ import annotations
+
+from .formatting import NOT_RUN, cell, fmt_duration, fmt_int, fmt_mb, fmt_pct, label, num, table
+from .provenance import stage_times
+from .reading import Run
+
+SPLITS = ("train", "valid")
+
+
+def build(run: Run) -> dict:
+    stages_table = _stages_table(run)
+    return {
+        "models_table": _models_table(run),
+        "settings_table": _settings_table(run),
+        "tokens": [_tokens(run, model) for model in run.models],
+        "stages_table": stages_table,
+        "stages_missing": None if stages_table else str(run.results.benchmarks),
+    }
+
+
+def _models_table(run: Run) -> dict:
+    rows = []
+    for name in run.models:
+        cfg = run.config["models"][name]
+        layers, d_ff = run.architecture(name)
+        src = cfg["source"]
+        where = cfg["path"] or {"embedded": "bundled Gemma-3-270M package", "random": "tiny random model"}.get(src, "–")
+        rows.append(
+            [
+                name,
+                src,
+                where,
+                cfg["dtype"],
+                fmt_int(cfg["seq_len"]),
+                num(fmt_int(layers)),
+                num(fmt_int(d_ff)),
+                num(fmt_int(layers * d_ff) if layers and d_ff else "–"),
+            ]
+        )
+    return table(
+        ["Model", "Source", "Path", "dtype", "Sequence length", "Layers", "FFN neurons / layer", "FFN neurons"], rows
+    )
+
+
+def _settings_table(run: Run) -> dict:
+    config = run.config
+    corpus, sel, ses = config["corpus"], config["selection"], config["ses"]
+    questions, steering, judge = config["questions"], config["steering"], config["judge"]
+    limit = questions["max_questions"]
+    rows = [
+        ["Languages", ", ".join(config["languages"])],
+        ["Corpus source", corpus["source"]],
+        ["Train token budget / language", fmt_int(corpus["train_tokens"])],
+        ["Valid token budget / language", fmt_int(corpus["valid_tokens"])],
+        ["Selection methods", ", ".join(map(label, sel["methods"]))],
+        ["top_rate", fmt_pct(sel["top_rate"], signed=False)],
+        ["filter_rate", str(sel["filter_rate"])],
+        ["activation_bar_ratio", str(sel["activation_bar_ratio"])],
+        ["Random seed", str(sel["seed"])],
+        ["PPL methods", ", ".join(map(label, run.ppl_methods))],
+        ["SES items", f"{ses['items']}, first {ses['max_items']}"],
+        ["Questions", questions["source"] + (f", first {limit} per language" if limit else ", all")],
+        ["Generation methods", ", ".join(map(label, config["generation"]["methods"])) or f"none ({NOT_RUN})"],
+        [
+            "Steering",
+            f"{label(steering['method'])}, mode {steering['mode']}" if steering["method"] else f"none ({NOT_RUN})",
+        ],
+        ["Judge", judge["backend"] + (f" ({judge['model']})" if judge["model"] else "")],
+    ]
+    return table(["Setting", "Value"], rows)
+
+
+def _tokens(run: Run, model: str) -> dict:
+    """Tokens per language: train and valid split, and counted by the activation statistics."""
+    rows, found, totals = [], False, [0, 0, 0]
+    for lang in run.langs:
+        values = []
+        for split in SPLITS:
+            tokens = run.torch("tokens", keys=("n_tokens",), model=model, lang=lang, split=split)
+            values.append(None if tokens is None else int(tokens["n_tokens"]))
+        stats = run.stats(model, lang)
+        values.append(None if stats is None else int(stats["n"]))
+        found = found or any(v is not None for v in values)
+        totals = [t + (v or 0) for t, v in zip(totals, values)]
+        rows.append([lang] + [num(fmt_int(v)) for v in values])
+    rows.append([cell("all", "total")] + [num(fmt_int(t), "total") for t in totals])
+    # the folders of both kinds of file, named through their patterns
+    first = {"model": model, "lang": run.langs[0]}
+    folders = [run.path("tokens", split=SPLITS[0], **first).parent, run.path("stats", **first).parent]
+    return {
+        "model": model,
+        "table": table(["Language", "Train tokens", "Valid tokens", "Counted tokens"], rows) if found else None,
+        "missing": None if found else [str(f) for f in folders],
+    }
+
+
+def _stages_table(run: Run) -> dict | None:
+    times = stage_times(run.results.root, run.models)
+    if not times:
+        return None
+    rows = [
+        [
+            r["stage"],
+            r["model"] or "–",
+            num(r["jobs"]),
+            num(fmt_duration(r["job_seconds"])),
+            num(fmt_duration(r["elapsed_seconds"])),
+            num(fmt_mb(r["peak_mb"])),
+            r["start"].strftime("%Y-%m-%d %H:%M:%S"),
+        ]
+        for r in times
+    ]
+    start, end = min(r["start"] for r in times), max(r["end"] for r in times)
+    peaks = [r["peak_mb"] for r in times if r["peak_mb"] is not None]
+    rows.append(
+        [
+            cell("whole run", "total"),
+            cell("", "total"),
+            num(sum(r["jobs"] for r in times), "total"),
+            num(fmt_duration(sum(r["job_seconds"] for r in times)), "total"),
+            num(fmt_duration((end - start).total_seconds()), "total"),
+            num(fmt_mb(max(peaks) if peaks else None), "total"),
+            cell(start.strftime("%Y-%m-%d %H:%M:%S"), "total"),
+        ]
+    )
+    return table(["Stage (rule)", "Model", "Jobs", "Job time (sum)", "Elapsed", "Peak memory", "First start"], rows)

@@ -1,0 +1,258 @@
+"""Bad configs (each a small change to configs/smoke.yaml): one clear line naming the key, before any job.
+
+Every case goes through the validation the workflow runs at parse time; a representative handful
+also through `snakemake` itself, checking the exit status, the message, that no job starts and that
+nothing already in the results folder is touched.
+"""
+
+import copy
+import json
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from langneurons.config import ConfigError, validate_config
+
+from ..conftest import REPO
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+SMOKE = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+
+
+def at(cfg, section):
+    return cfg.setdefault(section, {})
+
+
+def model(cfg):
+    return cfg["models"]["tiny-llama"]
+
+
+def write(tmp, name, text):
+    path = tmp / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def files_corpus(cfg, files):
+    cfg["corpus"] = {"source": "files", "files": files}
+
+
+def existing(tmp, *langs):
+    return {lang: write(tmp, f"{lang}.txt", "one document\n\nanother\n") for lang in langs}
+
+
+# (id, change(cfg, tmp_path), key the message must name)
+CASES = [
+    (
+        "crosslingual-unknown",
+        lambda c, t: at(c, "steering").update(crosslingual_languages=["en", "de"]),
+        "steering.crosslingual_languages",
+    ),
+    (
+        "crosslingual-one",
+        lambda c, t: at(c, "steering").update(crosslingual_languages=["en"]),
+        "steering.crosslingual_languages",
+    ),
+    ("openai-no-model", lambda c, t: at(c, "judge").update(backend="openai"), "judge.model"),
+    (
+        "openai-bad-url",
+        lambda c, t: at(c, "judge").update(backend="openai", model="m", base_url="localhost:8000"),
+        "judge.base_url",
+    ),
+    ("api-key-env-name", lambda c, t: at(c, "judge").update(api_key_env="MY KEY"), "judge.api_key_env"),
+    ("hf-no-path", lambda c, t: model(c).update(source="hf"), "models.tiny-llama.path"),
+    ("hf-empty-path", lambda c, t: model(c).update(source="hf", path=""), "models.tiny-llama.path"),
+    (
+        "hf-missing-folder",
+        lambda c, t: model(c).update(source="hf", path=str(t / "no-model")),
+        "models.tiny-llama.path",
+    ),
+    ("path-without-hf", lambda c, t: model(c).update(path="gpt2"), "models.tiny-llama.path"),
+    ("results-empty", lambda c, t: c.update(results=""), "results"),
+    ("resources-empty", lambda c, t: c.update(resources_dir=""), "resources_dir"),
+    ("bundled-corpus-language", lambda c, t: c.update(languages=["en", "zh", "de"]), "languages"),
+    ("valid-topics-all", lambda c, t: at(c, "corpus").update(valid_topics=100), "corpus.valid_topics"),
+    ("valid-topics-80", lambda c, t: at(c, "corpus").update(valid_topics=80), "corpus.valid_topics"),
+    (
+        "imported-no-path",
+        lambda c, t: at(c, "selection").update(methods=["lape", "random", "imported"]),
+        "selection.imported.path",
+    ),
+    (
+        "imported-missing-file",
+        lambda c, t: at(c, "selection").update(
+            methods=["lape", "imported"], imported={"path": str(t / "x.neuron.pth")}
+        ),
+        "selection.imported.path",
+    ),
+    (
+        "imported-no-overlap",
+        lambda c, t: at(c, "selection").update(
+            methods=["lape", "imported"], imported={"path": "https://example.org/x.pth", "languages": ["de", "it"]}
+        ),
+        "selection.imported.languages",
+    ),
+    (
+        "imported-duplicate-languages",
+        lambda c, t: at(c, "selection").update(imported={"languages": ["en", "en", "zh"]}),
+        "selection.imported.languages",
+    ),
+    (
+        "generation-method-unselected",
+        lambda c, t: at(c, "generation").update(methods=["lape", "imported"]),
+        "generation.methods",
+    ),
+    (
+        "perplexity-method-unselected",
+        lambda c, t: at(c, "perplexity").update(methods=["lape", "imported"]),
+        "perplexity.methods",
+    ),
+    ("perplexity-methods-empty", lambda c, t: at(c, "perplexity").update(methods=[]), "perplexity.methods"),
+    (
+        "steering-method-unselected",
+        lambda c, t: (at(c, "selection").update(methods=["lape", "random"]), at(c, "steering").update(method="lave")),
+        "steering.method",
+    ),
+    ("corpus-files-language-missing", lambda c, t: files_corpus(c, existing(t, "en", "zh")), "corpus.files"),
+    (
+        "corpus-file-missing",
+        lambda c, t: files_corpus(c, {**existing(t, "en", "fr"), "zh": str(t / "zh.txt")}),
+        "corpus.files.zh",
+    ),
+    (
+        "corpus-valid-file-missing",
+        lambda c, t: files_corpus(
+            c, {**existing(t, "zh", "fr"), "en": {"train": write(t, "a", "x"), "valid": str(t / "b")}}
+        ),
+        "corpus.files.en.valid",
+    ),
+    (
+        "wikipedia-local-copy-missing",
+        lambda c, t: at(c, "corpus").update(source="wikipedia", wikipedia={"dataset": str(t / "wiki")}),
+        "corpus.wikipedia.dataset",
+    ),
+    (
+        "wikipedia-local-copy-lacks-language",
+        lambda c, t: (
+            (t / "wiki" / "20231101.en").mkdir(parents=True),
+            at(c, "corpus").update(source="wikipedia", wikipedia={"dataset": str(t / "wiki")}),
+        ),
+        "corpus.wikipedia.dataset",
+    ),
+    (
+        "questions-files-language-missing",
+        lambda c, t: at(c, "questions").update(source="files", files=existing(t, "en")),
+        "questions.files",
+    ),
+    (
+        "questions-file-missing",
+        lambda c, t: at(c, "questions").update(
+            source="files", files={**existing(t, "en", "zh"), "fr": str(t / "fr.q")}
+        ),
+        "questions.files.fr",
+    ),
+    (
+        "mvicuna-url-without-lang",
+        lambda c, t: at(c, "questions").update(source="mvicuna", url="https://example.org/q.txt"),
+        "questions.url",
+    ),
+    ("template-missing", lambda c, t: at(c, "generation").update(template=str(t / "none.txt")), "generation.template"),
+    (
+        "template-without-question",
+        lambda c, t: at(c, "generation").update(template=write(t, "t.txt", "Q: {instruction}\nA:")),
+        "generation.template",
+    ),
+    (
+        "template-unknown-placeholder",
+        lambda c, t: at(c, "generation").update(template=write(t, "t.txt", "{question} {answer}")),
+        "generation.template",
+    ),
+    (
+        "instructions-missing",
+        lambda c, t: at(c, "generation").update(instructions=str(t / "none.json")),
+        "generation.instructions",
+    ),
+    (
+        "instructions-not-json",
+        lambda c, t: at(c, "generation").update(instructions=write(t, "i.json", "{en: x")),
+        "generation.instructions",
+    ),
+    (
+        "instructions-lack-language",
+        lambda c, t: at(c, "generation").update(
+            instructions=write(t, "i.json", json.dumps({"en": " In English.", "zh": ""}))
+        ),
+        "generation.instructions",
+    ),
+    ("judge-prompt-missing", lambda c, t: at(c, "judge").update(prompt=str(t / "none.txt")), "judge.prompt"),
+    (
+        "judge-prompt-without-answer",
+        lambda c, t: at(c, "judge").update(prompt=write(t, "j.txt", "Rate {question}")),
+        "judge.prompt",
+    ),
+    ("empty-stop-string", lambda c, t: at(c, "generation").update(stop=["\nQ:", ""]), "generation.stop"),
+]
+
+
+def bad_config(change, tmp_path):
+    cfg = copy.deepcopy(SMOKE)
+    change(cfg, tmp_path)
+    return cfg
+
+
+@pytest.mark.parametrize("change, key", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_validation_names_the_key(change, key, tmp_path):
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad_config(change, tmp_path), SCHEMA)
+    lines = str(err.value).splitlines()
+    assert any(re.match(rf"Config error: {re.escape(key)}[.:]", line) for line in lines), lines
+    # one line per problem, and nothing else but the pointer to the schema
+    assert all(line.startswith(("Config error: ", "Every key")) for line in lines), lines
+
+
+def test_stage_settings_are_checked_only_when_the_stage_runs(tmp_path):
+    cfg = bad_config(lambda c, t: at(c, "judge").update(backend="openai", prompt=str(t / "none.txt")), tmp_path)
+    cfg["generation"]["methods"], cfg["steering"]["method"] = [], None
+    validate_config(cfg, SCHEMA)
+
+
+SNAKEMAKE_CASES = ["crosslingual-unknown", "openai-no-model", "hf-no-path", "imported-no-path", "valid-topics-all"]
+
+
+def run_snakemake(change, tmp_path, *args):
+    """Snakemake on a bad config whose results folder already holds a finished output."""
+    cfg = bad_config(change, tmp_path)
+    results = tmp_path / "results"
+    cfg["results"], cfg["resources_dir"] = str(results), str(tmp_path / "resources")
+    finished = results / "tiny-llama" / "neurons" / "lape.neuron.pth"
+    finished.parent.mkdir(parents=True)
+    finished.write_bytes(b"computed earlier")
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    run = subprocess.run(
+        ["snakemake", *args, "--configfile", str(path)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert finished.read_bytes() == b"computed earlier"
+    assert [p for p in results.rglob("*") if p.is_file()] == [finished]
+    return run
+
+
+@pytest.mark.parametrize("name", SNAKEMAKE_CASES)
+def test_dry_run_stops_with_one_line(name, tmp_path):
+    change, key = next(c[1:] for c in CASES if c[0] == name)
+    run = run_snakemake(change, tmp_path, "-n")
+    assert run.returncode != 0
+    errors = [
+        line for line in run.stderr.strip().splitlines() if not line.startswith("Using workflow specific profile")
+    ]
+    assert len(errors) == 1 and errors[0].startswith(f"Config error: {key}:"), run.stderr
+    assert "Traceback" not in run.stdout + run.stderr and "Building DAG" not in run.stdout + run.stderr
+
+
+def test_real_run_starts_no_job(tmp_path):
+    change, key = next(c[1:] for c in CASES if c[0] == "imported-no-path")
+    run = run_snakemake(change, tmp_path, "--cores", "1")
+    assert run.returncode != 0 and f"Config error: {key}:" in run.stderr
+    assert "rule " not in run.stdout + run.stderr  # no job was scheduled
