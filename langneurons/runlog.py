@@ -39,18 +39,7 @@ def start(snakemake) -> logging.Logger:
         sys.modules["torch"].set_num_threads(max(1, int(snakemake.threads)))
     log = logging.getLogger(f"langneurons.rule.{snakemake.rule}")
     log.info("rule %s, wildcards %s, threads %s", snakemake.rule, dict(snakemake.wildcards), snakemake.threads)
-    sys.excepthook = _one_line_for_bad_input
     return log
-
-
-def _one_line_for_bad_input(kind, error, traceback) -> None:
-    """A bad input file is the user's to fix: its message alone, no traceback (the job still fails)."""
-    from .io import InputFileError
-
-    if issubclass(kind, InputFileError):
-        logging.getLogger("langneurons").error("%s", error)
-    else:
-        sys.__excepthook__(kind, error, traceback)
 
 
 def run_settings(snakemake) -> dict:

@@ -124,19 +124,21 @@ def files_corpus(tmp_path, lang, content, split=None):
     return broken, {"source": "files", "files": files, "train_tokens": 1024, "valid_tokens": 256}
 
 
-def one_line(log_path, *parts):
+def one_line(run, log_path, *parts):
+    """The job failed with one line naming the problem, in its log and on the terminal, and no traceback."""
+    assert run.returncode != 0
     text = log_path.read_text()
     assert "Traceback" not in text, text
-    lines = [line for line in text.splitlines() if "ERROR" in line]
+    lines = [line for line in text.splitlines() if line.startswith("error in rule")]
     assert len(lines) == 1 and all(part in lines[0] for part in parts), text
+    assert lines[0] in run.stdout + run.stderr
 
 
 @pytest.mark.integration
 def test_workflow_bad_corpus_line(tmp_path):
     broken, corpus = files_corpus(tmp_path, "zh", jsonl(*[{"text": "一二三"}] * 5, {"content": "四"}))
     run = run_smoke(tmp_path, lambda cfg: cfg.update(corpus=corpus), "corpus")
-    assert run.returncode != 0
-    one_line(tmp_path / "results" / "logs" / "corpus" / "zh.log", f"{broken}, line 6: no 'text' field")
+    one_line(run, tmp_path / "results" / "logs" / "corpus" / "zh.log", f"{broken}, line 6: no 'text' field")
 
 
 @pytest.mark.integration
@@ -144,8 +146,8 @@ def test_workflow_too_little_text(tmp_path):
     """20 documents of 3 characters (200 tokens) for a train budget of 1,024: the tokenize job stops."""
     _, corpus = files_corpus(tmp_path, "zh", jsonl(*[{"text": "一二三"}] * 20), split="train")
     run = run_smoke(tmp_path, lambda cfg: cfg.update(corpus=corpus), "tokenize")
-    assert run.returncode != 0
     one_line(
+        run,
         tmp_path / "results" / "logs" / "tokenize" / "tiny-llama" / "zh.train.log",
         "zh train:",
         "fewer than the 1024 required",
@@ -159,6 +161,5 @@ def test_workflow_null_question(tmp_path):
     questions.write_bytes(jsonl({"question": "Pourquoi ?"}, {"question": None}))
     files = {lang: str(questions) for lang in SMOKE["languages"]}
     run = run_smoke(tmp_path, lambda cfg: cfg.update(questions={"source": "files", "files": files}), "questions")
-    assert run.returncode != 0
     log = next((tmp_path / "results" / "logs" / "questions").glob("*.log"))
-    one_line(log, f"{questions}, line 2: no 'question' field")
+    one_line(run, log, f"{questions}, line 2: no 'question' field")
