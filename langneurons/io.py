@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 class InputFileError(ValueError):
@@ -31,9 +27,9 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[Path | object]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; results are as readable as any other file
+    # A fixed name beside the target (one job writes each output): torch.save records the file's
+    # name inside the archive, so a random name would make identical results differ byte for byte.
+    tmp = path.with_name(path.name + ".tmp")
     try:
         if mode is None:
             yield Path(tmp)
