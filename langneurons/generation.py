@@ -50,7 +50,7 @@ def cut_at_stop(text: str, stops: Iterable[str]) -> str:
     return text[:end].strip()
 
 
-class PromptPenalty:
+class UnpaddedRepetitionPenalty:
     """Repetition penalty (as in CTRL and vLLM) on each row's own tokens only: its prompt and its answer so far.
 
     transformers' built-in penalty also sees the left padding of shorter
@@ -67,7 +67,8 @@ class PromptPenalty:
         # padding positions point at the row's last token, which is real and penalised anyway
         ids = torch.where(padding, input_ids[:, -1:], input_ids)
         seen = scores.gather(1, ids)
-        return scores.scatter(1, ids, torch.where(seen < 0, seen * self.penalty, seen / self.penalty))
+        # in place: generate() hands each step a fresh copy of the logits (a [batch, vocab] copy costs time)
+        return scores.scatter_(1, ids, torch.where(seen < 0, seen * self.penalty, seen / self.penalty))
 
 
 @torch.inference_mode()
@@ -89,7 +90,9 @@ def generate_tokens(
     tok.padding_side = "left"
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
-    ends = {tok.eos_token_id, tok.pad_token_id} - {None}  # a finished row is filled with pad
+    eos = lm.model.generation_config.eos_token_id
+    # a row ends at any of the model's EOS tokens; a finished row is then filled with pad
+    ends = {tok.eos_token_id, tok.pad_token_id, *(eos if isinstance(eos, list) else [eos])} - {None}
     answers: list[list[int]] = []
     for start in tqdm(range(0, len(prompts), batch_size), desc="generating", unit="batch", disable=not progress):
         enc = tok(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(lm.device)
@@ -97,8 +100,8 @@ def generate_tokens(
             **enc,
             max_new_tokens=max_new_tokens,
             do_sample=False,
-            repetition_penalty=1.0,  # applied by PromptPenalty instead (also overrides a model's own default)
-            logits_processor=[PromptPenalty(repetition_penalty, enc["attention_mask"] == 0)],
+            repetition_penalty=1.0,  # UnpaddedRepetitionPenalty instead (1.0 also overrides a model's own default)
+            logits_processor=[UnpaddedRepetitionPenalty(repetition_penalty, enc["attention_mask"] == 0)],
             stop_strings=list(stops) or None,
             tokenizer=tok,
             pad_token_id=tok.pad_token_id,

@@ -6,7 +6,7 @@ import torch
 from langneurons.activations import collect_stats, stack_stats
 from langneurons.evaluation import condition_table, crosslingual_table, offtarget_table
 from langneurons.generation import (
-    PromptPenalty,
+    UnpaddedRepetitionPenalty,
     build_prompt,
     cut_at_stop,
     deactivation_conditions,
@@ -55,7 +55,7 @@ def test_penalty_skips_left_padding():
     scores = torch.tensor([[2.0, -1.0, 4.0, 1.0], [2.0, -1.0, 4.0, 1.0]])
     ids = torch.tensor([[0, 0, 1, 3], [2, 1, 1, 3]])  # row 0: two padding positions holding token 0
     padding = torch.tensor([[True, True, False], [False, False, False]])  # prompt width 3, one answer token so far
-    out = PromptPenalty(2.0, padding)(ids, scores.clone())
+    out = UnpaddedRepetitionPenalty(2.0, padding)(ids, scores.clone())
     assert out[0].tolist() == [2.0, -2.0, 4.0, 0.5]  # token 0 only padded: not penalised
     assert out[1].tolist() == [2.0, -2.0, 2.0, 0.5]  # once per token, whatever its count
 
@@ -197,7 +197,7 @@ def test_tables_in_the_papers_shape():
 
 def test_question_sources(tmp_path):
     bundled = load_questions({"source": "bundled", "max_questions": 5}, "vi")
-    assert len(bundled) == 5 and bundled[0]["id"] == "q01"
+    assert len(bundled) == 40 and bundled[0]["id"] == "q01"  # the whole set: generation takes its first n
     (tmp_path / "ja.txt").write_text("質問一\n\n質問二\n")
     files = load_questions({"source": "files", "files": {"ja": str(tmp_path / "ja.txt")}, "max_questions": None}, "ja")
     assert [q["question"] for q in files] == ["質問一", "質問二"]

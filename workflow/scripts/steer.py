@@ -15,7 +15,8 @@ _, means = stack_stats([load_stats(path) for path in snakemake.input.stats])
 if means is None:
     raise ValueError("steering needs activation sums in the statistics files (mean activations)")
 template, instructions = load_template(gen["template"]), load_instructions(gen["instructions"])
-questions = {lang: read_jsonl(path) for lang, path in zip(languages, snakemake.input.questions)}
+first = snakemake.params.max_questions  # None = all
+questions = {lang: read_jsonl(path)[:first] for lang, path in zip(languages, snakemake.input.questions)}
 with_instruction = {
     lang: [build_prompt(template, q["question"], instructions.get(lang, "")) for q in questions[lang]]
     for lang in languages
