@@ -1,9 +1,10 @@
 """Open-ended generation under interventions (deactivation, steering).
 
-Prompts follow the paper: ``Q: {question}{instruction}\\nA:`` where the
-instruction asks for an answer in the question's language (both are data files
-in ``langneurons/data/prompts``). Decoding is greedy with repetition penalty
-1.1, batched with left padding and a KV cache, and stops at ``\\nQ:`` / ``\\nA:``.
+Prompts are the authors' (their ``generation.py``): ``Q: {question}{instruction}\\nA:``
+where the instruction asks for an answer in the question's language (both are
+data files in ``langneurons/data/prompts``). Decoding is greedy with repetition
+penalty 1.1 and stops at ``\\nQ:`` / ``\\nA:``; prompts are batched with left
+padding and a KV cache, and an answer does not depend on its batch.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from .corpus import DATA
@@ -48,7 +50,68 @@ def cut_at_stop(text: str, stops: Iterable[str]) -> str:
     return text[:end].strip()
 
 
+class UnpaddedRepetitionPenalty:
+    """Repetition penalty (as in CTRL and vLLM) on each row's own tokens only: its prompt and its answer so far.
+
+    transformers' built-in penalty also sees the left padding of shorter
+    prompts, and pad is EOS for LLaMA-style tokenizers, so a row's EOS would be
+    penalised or not depending on which prompts share its batch. ``padding``
+    [batch, prompt width] is True at the padding positions.
+    """
+
+    def __init__(self, penalty: float, padding: torch.Tensor):
+        self.penalty, self.padding = penalty, padding
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        padding = F.pad(self.padding, (0, input_ids.shape[1] - self.padding.shape[1]), value=False)
+        # padding positions point at the row's last token, which is real and penalised anyway
+        ids = torch.where(padding, input_ids[:, -1:], input_ids)
+        seen = scores.gather(1, ids)
+        # in place: generate() hands each step a fresh copy of the logits (a [batch, vocab] copy costs time)
+        return scores.scatter_(1, ids, torch.where(seen < 0, seen * self.penalty, seen / self.penalty))
+
+
 @torch.inference_mode()
+def generate_tokens(
+    lm: LoadedModel,
+    prompts: list[str],
+    max_new_tokens: int,
+    batch_size: int = 8,
+    repetition_penalty: float = 1.1,
+    stops: tuple[str, ...] = ("\nQ:", "\nA:"),
+    progress: bool = False,
+) -> list[list[int]]:
+    """Greedy answer tokens for ``prompts`` (up to EOS or a stop string), the same whatever the batching.
+
+    Batches are left-padded; the padding is masked out of attention (positions
+    follow the mask) and out of the repetition penalty.
+    """
+    tok = lm.tokenizer
+    tok.padding_side = "left"
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    eos = lm.model.generation_config.eos_token_id
+    # a row ends at any of the model's EOS tokens; a finished row is then filled with pad
+    ends = {tok.eos_token_id, tok.pad_token_id, *(eos if isinstance(eos, list) else [eos])} - {None}
+    answers: list[list[int]] = []
+    for start in tqdm(range(0, len(prompts), batch_size), desc="generating", unit="batch", disable=not progress):
+        enc = tok(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(lm.device)
+        out = lm.model.generate(
+            **enc,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            repetition_penalty=1.0,  # UnpaddedRepetitionPenalty instead (1.0 also overrides a model's own default)
+            logits_processor=[UnpaddedRepetitionPenalty(repetition_penalty, enc["attention_mask"] == 0)],
+            stop_strings=list(stops) or None,
+            tokenizer=tok,
+            pad_token_id=tok.pad_token_id,
+        )
+        for row in out[:, enc["input_ids"].shape[1] :].tolist():
+            end = next((i for i, t in enumerate(row) if t in ends), len(row))
+            answers.append(row[:end])
+    return answers
+
+
 def generate(
     lm: LoadedModel,
     prompts: list[str],
@@ -58,27 +121,9 @@ def generate(
     stops: tuple[str, ...] = ("\nQ:", "\nA:"),
     progress: bool = False,
 ) -> list[str]:
-    """Greedy answers for ``prompts`` (batched, left padding), cut at the stop strings."""
-    tok = lm.tokenizer
-    tok.padding_side = "left"
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
-    answers: list[str] = []
-    for start in tqdm(range(0, len(prompts), batch_size), desc="generating", unit="batch", disable=not progress):
-        batch = prompts[start : start + batch_size]
-        enc = tok(batch, return_tensors="pt", padding=True).to(lm.device)
-        out = lm.model.generate(
-            **enc,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            repetition_penalty=repetition_penalty,
-            stop_strings=list(stops) or None,
-            tokenizer=tok,
-            pad_token_id=tok.pad_token_id,
-        )
-        new = out[:, enc["input_ids"].shape[1] :]
-        answers += [cut_at_stop(text, stops) for text in tok.batch_decode(new, skip_special_tokens=True)]
-    return answers
+    """Greedy answers for ``prompts``, cut at the stop strings (see ``generate_tokens``)."""
+    tokens = generate_tokens(lm, prompts, max_new_tokens, batch_size, repetition_penalty, stops, progress)
+    return [cut_at_stop(text, stops) for text in lm.tokenizer.batch_decode(tokens, skip_special_tokens=True)]
 
 
 def deactivation_conditions(

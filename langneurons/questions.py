@@ -6,14 +6,20 @@
   filled in). Offline, download the files by hand into ``questions.dir``.
 - ``files``: per language a ``.txt`` (one question per line) or ``.jsonl``
   (field ``question``, optional ``id``).
+
+The ``questions`` rule writes the whole set; generation and steering take the
+first ``questions.max_questions``, SES the first ``ses.max_items`` of the
+set aligned across languages (``parallel_questions``).
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 from .corpus import DATA
-from .io import InputFileError, download, iter_jsonl_lines, read_text
+from .io import InputFileError, download, iter_jsonl_lines, read_jsonl, read_text
 
 MVICUNA_URL = "https://raw.githubusercontent.com/RUCAIBox/Language-Specific-Neurons/main/data/mvicuna/{lang}.txt"
 
@@ -58,7 +64,7 @@ def fetch_mvicuna(lang: str, url_template: str, folder: str | Path) -> Path:
 
 
 def load_questions(cfg: dict, lang: str) -> list[dict]:
-    """``[{"id", "question"}]`` for one language, at most ``cfg["max_questions"]``."""
+    """``[{"id", "question"}]`` for one language: the whole configured set."""
     source = cfg["source"]
     if source == "bundled":
         rows = question_file(DATA / "questions" / f"{lang}.jsonl")
@@ -73,4 +79,29 @@ def load_questions(cfg: dict, lang: str) -> list[dict]:
         rows = question_file(path)
     else:
         raise ValueError(f"questions.source '{source}' is not one of bundled, mvicuna, files")
-    return rows[: cfg["max_questions"]] if cfg.get("max_questions") else rows
+    return rows
+
+
+def parallel_questions(paths: Mapping[str, str | Path]) -> dict[str, list[dict]]:
+    """Question files per language, aligned by id in the first language's order.
+
+    A parallel set holds the same questions in every language: the same ids
+    (line numbers for ``.txt`` sources), each once. Anything else is an error
+    naming the files, since items that do not match make SES meaningless.
+    """
+    sets = {lang: read_jsonl(path, required=("id", "question")) for lang, path in paths.items()}
+    first = next(iter(sets))
+    order = [q["id"] for q in sets[first]]
+    aligned = {}
+    for lang, rows in sets.items():
+        ids = Counter(q["id"] for q in rows)
+        wrong = sorted(map(str, (set(order) ^ ids.keys()) | {i for i, n in ids.items() if n > 1}))
+        if wrong:
+            raise ValueError(
+                f"question files {paths[first]} ({len(order)} questions) and {paths[lang]} ({len(rows)}) are not "
+                f"parallel (ids {', '.join(wrong[:5])}{', ...' if len(wrong) > 5 else ''} missing or repeated): "
+                "SES needs the same question ids in every language; fix the question files or set ses.items: passages"
+            )
+        by_id = {q["id"]: q for q in rows}
+        aligned[lang] = [by_id[i] for i in order]
+    return aligned

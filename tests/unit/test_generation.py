@@ -6,10 +6,12 @@ import torch
 from langneurons.activations import collect_stats, stack_stats
 from langneurons.evaluation import condition_table, crosslingual_table, offtarget_table
 from langneurons.generation import (
+    UnpaddedRepetitionPenalty,
     build_prompt,
     cut_at_stop,
     deactivation_conditions,
     generate,
+    generate_tokens,
     load_instructions,
     load_template,
     steering_plan,
@@ -23,13 +25,24 @@ from ..conftest import loaded
 LANGS = ["en", "zh", "fr", "es", "vi", "id", "ja"]
 
 
-def test_prompt_is_the_papers_form():
+def test_prompt_and_instructions_are_the_authors():
+    # typed from answer_lang and load_dataset in generation.py of RUCAIBox/Language-Specific-Neurons
+    # (commit 1ec944cf): the prompt is f"Q: {line.strip() + answer_lang[lang]}\nA:"
+    assert load_instructions() == {
+        "en": " Answer in English.",
+        "zh": "请用中文回答。",
+        "fr": " Veuillez répondre en français.",
+        "es": " Por favor responda en español.",
+        "vi": " Hãy trả lời bằng tiếng Việt.",
+        "id": " Tolong dijawab dalam bahasa Indonesia.",
+        "ja": "日本語で答えてください。",
+    }
     template = load_template()
-    instructions = load_instructions()
-    assert set(instructions) >= set(LANGS)
-    prompt = build_prompt(template, " Why is the sky blue? ", instructions["en"])
-    assert prompt == "Q: Why is the sky blue? Please answer in English.\nA:"
-    assert build_prompt(template, "天为什么是蓝的？", instructions["zh"]).startswith("Q: 天为什么是蓝的？ 请用中文回答")
+    assert template == "Q: {question}{instruction}\nA:"
+    assert build_prompt(template, " Why is the sky blue? \n", " Answer in English.") == (
+        "Q: Why is the sky blue? Answer in English.\nA:"
+    )
+    assert build_prompt(template, "天为什么是蓝的？", "请用中文回答。") == "Q: 天为什么是蓝的？请用中文回答。\nA:"
 
 
 def test_cut_at_stop():
@@ -38,13 +51,35 @@ def test_cut_at_stop():
     assert cut_at_stop("no stop here ", ["\nQ:"]) == "no stop here"
 
 
+def test_penalty_skips_left_padding():
+    scores = torch.tensor([[2.0, -1.0, 4.0, 1.0], [2.0, -1.0, 4.0, 1.0]])
+    ids = torch.tensor([[0, 0, 1, 3], [2, 1, 1, 3]])  # row 0: two padding positions holding token 0
+    padding = torch.tensor([[True, True, False], [False, False, False]])  # prompt width 3, one answer token so far
+    out = UnpaddedRepetitionPenalty(2.0, padding)(ids, scores.clone())
+    assert out[0].tolist() == [2.0, -2.0, 4.0, 0.5]  # token 0 only padded: not penalised
+    assert out[1].tolist() == [2.0, -2.0, 2.0, 0.5]  # once per token, whatever its count
+
+
 def test_batched_generation_equals_one_by_one():
-    lm = loaded("LlamaForCausalLM", num_layers=2, d_ff=48)
-    prompts = ["Q: hi\nA:", "Q: a much longer question here\nA:", "Q: x\nA:"]
-    together = generate(lm, prompts, max_new_tokens=6, batch_size=3, stops=())
-    alone = [generate(lm, [p], max_new_tokens=6, batch_size=1, stops=())[0] for p in prompts]
+    lm = loaded("LlamaForCausalLM", seed=0, num_layers=2, d_ff=48)
+    tok = lm.tokenizer
+    tok.pad_token = tok.eos_token  # as for LLaMA: padding is EOS
+    prompts = ["Q: hi\nA:", "Q: " + "a rather long question about many different things, " * 6 + "?\nA:", "Q: x y\nA:"]
+    prompts.append("Q: what is the capital of France and why?\nA:")
+    assert generate_tokens(lm, prompts, 16, 4, repetition_penalty=1.1) != generate_tokens(lm, prompts, 16, 4, 1.0)
+    # make EOS about as likely as the best token, so that answers stop at different lengths and a
+    # penalty on the padding (EOS) of the shorter prompts would change where their answers stop
+    with torch.no_grad():
+        enc = tok(prompts, return_tensors="pt", padding=True)
+        hidden = lm.model.model(**enc).last_hidden_state[enc["attention_mask"].bool()]
+        best = (hidden @ lm.model.lm_head.weight.T).max(-1).values.mean()
+        mean = hidden.mean(0)
+        lm.model.lm_head.weight[tok.eos_token_id] = mean / mean.dot(mean) * best
+    together = generate_tokens(lm, prompts, 12, batch_size=4, repetition_penalty=1.1, stops=())
+    alone = [generate_tokens(lm, [p], 12, batch_size=1, repetition_penalty=1.1, stops=())[0] for p in prompts]
     assert together == alone
-    assert lm.tokenizer.padding_side == "left"
+    assert len({len(t) for t in together}) > 1  # some answers stopped at EOS, others ran on
+    assert tok.padding_side == "left"
 
 
 def test_steering_replaces_with_the_stored_means():
@@ -162,7 +197,7 @@ def test_tables_in_the_papers_shape():
 
 def test_question_sources(tmp_path):
     bundled = load_questions({"source": "bundled", "max_questions": 5}, "vi")
-    assert len(bundled) == 5 and bundled[0]["id"] == "q01"
+    assert len(bundled) == 40 and bundled[0]["id"] == "q01"  # the whole set: generation takes its first n
     (tmp_path / "ja.txt").write_text("質問一\n\n質問二\n")
     files = load_questions({"source": "files", "files": {"ja": str(tmp_path / "ja.txt")}, "max_questions": None}, "ja")
     assert [q["question"] for q in files] == ["質問一", "質問二"]

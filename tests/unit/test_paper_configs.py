@@ -1,4 +1,5 @@
-"""The paper configs plan offline (dry run): per-shard GPU counting jobs for every language."""
+"""The paper configs hold the authors' settings and plan offline (dry run): per-shard GPU counting jobs for
+every language, SES on the mvicuna questions."""
 
 import os
 import re
@@ -6,6 +7,8 @@ import subprocess
 
 import pytest
 import yaml
+
+from langneurons.config import validate_config
 
 from ..conftest import REPO
 
@@ -35,3 +38,19 @@ def test_paper_config_dry_runs_offline(path):
         assert model["gpus"] > 1 and model["device_map"] == "auto"
     if "bloom" in path.stem:
         assert "ja" not in cfg["languages"]  # as the authors did
+    ses = re.search(r"^rule ses:\n    input: (.*)$", out, flags=re.M).group(1).split(", ")
+    assert [f"{cfg['results']}/questions/{lang}.jsonl" for lang in cfg["languages"]] == ses[1:]
+
+
+@pytest.mark.parametrize("path", PAPER, ids=lambda p: p.stem)
+def test_paper_configs_generate_as_the_authors(path):
+    cfg = validate_config(yaml.safe_load(path.read_text()), REPO / "workflow" / "schemas" / "config.schema.yaml")
+    gen = cfg["generation"]
+    # the authors' generation.py: greedy, repetition penalty 1.1, stop at "\nQ:" / "\nA:",
+    # up to 2048 new tokens when "llama" is in the model name, 1024 otherwise
+    model = next(iter(cfg["models"].values()))["path"]
+    assert gen["max_new_tokens"] == (2048 if "llama" in model else 1024)
+    assert gen["repetition_penalty"] == 1.1 and gen["stop"] == ["\nQ:", "\nA:"]
+    assert gen["template"] is None and gen["instructions"] is None  # the bundled copies of the authors' prompts
+    assert cfg["questions"]["source"] == "mvicuna" and cfg["questions"]["max_questions"] is None
+    assert cfg["ses"]["items"] == "questions" and cfg["ses"]["max_items"] >= 70  # all 70 mvicuna questions

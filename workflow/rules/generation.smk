@@ -9,7 +9,8 @@ rule questions:
     conda:
         "../../envs/langneurons.yaml"
     params:
-        questions=config["questions"],
+        # the whole set (SES reads it too); each consumer takes its own first n
+        questions={k: v for k, v in config["questions"].items() if k != "max_questions"},
     script:
         "../scripts/questions.py"
 
@@ -37,6 +38,7 @@ rule generate:
     params:
         model=model_cfg,
         generation=config["generation"],
+        max_questions=config["questions"]["max_questions"],
         languages=LANGS,
     script:
         "../scripts/generate.py"
@@ -66,6 +68,7 @@ rule steer:
         model=model_cfg,
         generation=config["generation"],
         steering=config["steering"],
+        max_questions=config["questions"]["max_questions"],
         languages=LANGS,
         with_normal=not GEN_METHODS,
     script:

@@ -2,6 +2,8 @@ rule ses:
     """Sentence embedding similarity across languages per layer, on parallel items."""
     input:
         model=model_json,
+        # ses.items: questions = the configured question set (bundled, mvicuna or files)
+        questions=question_files if config["ses"]["items"] == "questions" else [],
     output:
         R.pattern("ses"),
     log:

@@ -18,7 +18,8 @@ neurons, random_neurons = load_neurons(snakemake.input.neurons), load_neurons(sn
 for path, ns in ((snakemake.input.neurons, neurons), (snakemake.input.random, random_neurons)):
     validate_neurons(ns, languages, lm.num_layers, lm.num_neurons, path)
 template, instructions = load_template(cfg["template"]), load_instructions(cfg["instructions"])
-questions = {lang: read_jsonl(path) for lang, path in zip(languages, snakemake.input.questions)}
+first = snakemake.params.max_questions  # None = all
+questions = {lang: read_jsonl(path)[:first] for lang, path in zip(languages, snakemake.input.questions)}
 prompts = {
     lang: [build_prompt(template, q["question"], instructions.get(lang, "")) for q in questions[lang]]
     for lang in languages

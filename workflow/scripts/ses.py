@@ -1,18 +1,20 @@
-from langneurons.corpus import DATA, bundled_documents
-from langneurons.io import read_jsonl
+from langneurons.corpus import bundled_documents
+from langneurons.questions import parallel_questions
 from langneurons.runlog import load_for_rule, run_settings, start
 from langneurons.ses import pooled_states, ses_curve, ses_table
 
 log = start(snakemake)
-cfg = snakemake.params.ses
+cfg, languages = snakemake.params.ses, snakemake.params.languages
+if cfg["items"] == "questions":  # the configured question set, aligned across languages
+    questions = parallel_questions(dict(zip(languages, snakemake.input.questions)))
+    texts = {lang: [q["question"] for q in questions[lang]] for lang in languages}
+else:
+    texts = {lang: bundled_documents(lang, "valid", snakemake.params.valid_topics) for lang in languages}
 lm = load_for_rule(snakemake, snakemake.input.model)
 pooled = {}
-for lang in snakemake.params.languages:
-    if cfg["items"] == "questions":
-        texts = [q["question"] for q in read_jsonl(DATA / "questions" / f"{lang}.jsonl")]
-    else:
-        texts = bundled_documents(lang, "valid", snakemake.params.valid_topics)
-    pooled[lang] = pooled_states(lm, texts[: cfg["max_items"]], batch_size=run_settings(snakemake)["batch_size"])
+for lang in languages:
+    items = texts[lang][: cfg["max_items"]]
+    pooled[lang] = pooled_states(lm, items, batch_size=run_settings(snakemake)["batch_size"])
     log.info("%s: pooled %d items", lang, len(pooled[lang]))
 table = ses_table(pooled)
 table.to_csv(snakemake.output[0], index=False, float_format="%.5f")

@@ -11,7 +11,10 @@ lm = load_for_rule(snakemake, snakemake.input.model)
 neurons = load_neurons(snakemake.input.neurons)
 validate_neurons(neurons, languages, lm.num_layers, lm.num_neurons, snakemake.input.neurons)
 _, means = stack_stats([load_stats(path) for path in snakemake.input.stats])
-questions = {lang: read_jsonl(path, ("id", "question")) for lang, path in zip(languages, snakemake.input.questions)}
+first = snakemake.params.max_questions  # None = all
+questions = {
+    lang: read_jsonl(path, ("id", "question"))[:first] for lang, path in zip(languages, snakemake.input.questions)
+}
 records = run_steering(
     lm,
     neurons,
