@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..corpus import DATA
 from .formatting import NOT_RUN, cell, fmt_duration, fmt_int, fmt_mb, fmt_pct, label, num, table
 from .provenance import stage_times
 from .reading import Run
@@ -17,7 +18,16 @@ def build(run: Run) -> dict:
         "tokens": [_tokens(run, model) for model in run.models],
         "stages_table": stages_table,
         "stages_missing": None if stages_table else str(run.results.benchmarks),
+        "deviations_table": deviations_table(),
     }
+
+
+def deviations_table() -> dict:
+    """The table of ``langneurons/data/deviations.md`` (also in the README): where we differ from the authors' code."""
+    text = (DATA / "deviations.md").read_text(encoding="utf-8")
+    lines = [line.strip().strip("|") for line in text.splitlines() if line.startswith("|")]
+    cells = [[part.strip().replace("`", "") for part in line.split(" | ")] for line in lines]
+    return table(cells[0], cells[2:], kind="text")  # cells[1] is the markdown separator
 
 
 def _models_table(run: Run) -> dict:

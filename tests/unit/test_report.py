@@ -10,6 +10,7 @@ import runpy
 import sys
 import types
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -348,3 +349,14 @@ def test_a_present_but_unreadable_file_is_an_error_naming_it(tmp_path, result, v
     with pytest.raises(InputFileError) as err:
         collect(results, config)
     assert str(err.value).startswith(f"{path}{where}:")
+
+
+def test_deviations_table_is_the_readmes_and_in_the_report(complete_page):
+    from langneurons.corpus import DATA
+
+    source = [line for line in (DATA / "deviations.md").read_text().splitlines() if line.startswith("| ")]
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert len(source) > 5 and all(line in readme for line in source)  # the README shows the same rows
+    page, _, _ = complete_page
+    setup = _text(_section(page, "setup"))
+    assert "Deviations from the authors' code" in setup and "BOS per window" in setup
