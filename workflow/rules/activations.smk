@@ -1,10 +1,11 @@
 rule count_activations:
-    """One shard of one language: count activations > 0 and sum them (one GPU job)."""
+    """One shard of one language: count activations > 0 and sum them (one GPU job); also per part (stability)."""
     input:
         tokens=os.path.join(RESULTS, "{model}", "tokens", "{lang}.train.pt"),
         model=model_json,
     output:
-        os.path.join(RESULTS, "{model}", "stats", "shards", "{lang}.{shard}.pt"),
+        stats=os.path.join(RESULTS, "{model}", "stats", "shards", "{lang}.{shard}.pt"),
+        parts=os.path.join(RESULTS, "{model}", "stats", "parts", "{lang}.{shard}.pt"),
     log:
         os.path.join(RESULTS, "logs", "count_activations", "{model}", "{lang}.{shard}.log"),
     benchmark:
@@ -19,6 +20,7 @@ rule count_activations:
     params:
         model=model_cfg,
         shards=SHARDS,
+        parts=config["uncertainty"]["stability_parts"],
     script:
         "../scripts/count_activations.py"
 

@@ -27,6 +27,9 @@ if config["judge"]["backend"] == "openai":
 
 
 SHARDS = config["counting"]["shards"]
+# stability: the methods that select from statistics (random has no meaning, imported no statistics)
+STABILITY_METHODS = [m for m in METHODS if m in ("lape", "lap", "lave")]
+NULL_DRAWS = config["uncertainty"]["null_draws"] if PPL_METHODS else 0
 GPU_THREADS = 8
 
 
@@ -95,6 +98,17 @@ def shard_stats(wildcards):
         results=RESULTS,
         model=wildcards.model,
         lang=wildcards.lang,
+        shard=range(SHARDS),
+    )
+
+
+def part_stats(wildcards):
+    """Every language's part statistics, language-major (all shards of the first language, then the next)."""
+    return expand(
+        "{results}/{model}/stats/parts/{lang}.{shard}.pt",
+        results=RESULTS,
+        model=wildcards.model,
+        lang=LANGS,
         shard=range(SHARDS),
     )
 
@@ -194,6 +208,22 @@ def generation_targets():
     ) + [f.format(model=m) for m in MODELS for f in STEER_OUTPUTS]
 
 
+def uncertainty_targets():
+    """Stability of the neuron sets, intervals of the PPL changes, the random null."""
+    return (
+        expand(
+            "{results}/{model}/neurons/{method}.stability.csv", results=RESULTS, model=MODELS, method=STABILITY_METHODS
+        )
+        + (
+            expand("{results}/{model}/figures/stability.png", results=RESULTS, model=MODELS)
+            if STABILITY_METHODS
+            else []
+        )
+        + expand("{results}/{model}/ppl/{method}.ci.csv", results=RESULTS, model=MODELS, method=PPL_METHODS)
+        + (expand("{results}/{model}/ppl/null.csv", results=RESULTS, model=MODELS) if NULL_DRAWS else [])
+    )
+
+
 def comparison_targets():
     if not {"imported", "lape"} <= set(METHODS):
         return []
@@ -230,4 +260,5 @@ def all_targets():
         + [os.path.join(RESULTS, "figures", "ses.png")]
         + generation_targets()
         + comparison_targets()
+        + uncertainty_targets()
     )

@@ -11,6 +11,7 @@ rule perplexity:
         ppl=expand(os.path.join(RESULTS, "{{model}}", "ppl", "{method}.csv"), method=PPL_METHODS),
         delta=expand(os.path.join(RESULTS, "{{model}}", "ppl", "{method}.delta.csv"), method=PPL_METHODS),
         specificity=expand(os.path.join(RESULTS, "{{model}}", "ppl", "{method}.specificity.csv"), method=PPL_METHODS),
+        nll=expand(os.path.join(RESULTS, "{{model}}", "ppl", "{method}.nll.pt"), method=PPL_METHODS),
     log:
         os.path.join(RESULTS, "logs", "perplexity", "{model}.log"),
     benchmark:
@@ -26,5 +27,6 @@ rule perplexity:
         model=model_cfg,
         methods=PPL_METHODS,
         languages=LANGS,
+        block=config["uncertainty"]["block_tokens"],
     script:
         "../scripts/perplexity.py"
