@@ -7,6 +7,12 @@ A statistics file (``results/{model}/stats/{lang}.pt``) is a dict:
 plus metadata (language, model, shard). It is a superset of the authors'
 ``activation.{lang}.train.*`` files (``{"n": int, "over_zero": Tensor}``), which
 load here as well (without ``sum``: LAVE and steering then need our files).
+
+A part-statistics file (``results/{model}/stats/parts/{lang}.{shard}.pt``),
+written by the same counting pass, holds ``parts``: the statistics of the
+shard's consecutive pieces between the language's part boundaries, each a dict
+``start`` (token offset in the language), ``n``, ``over_zero``, ``sum``; merged
+per half or per prefix they give the stability analysis (``uncertainty.py``).
 """
 
 from __future__ import annotations

@@ -156,3 +156,22 @@ def test_generation_and_steering_tables(smoke_run):
     cross = pd.read_csv(results / "steering" / "crosslingual.csv")
     pairs = cfg["steering"]["crosslingual_languages"]
     assert len(cross) == len(pairs) * (len(pairs) - 1)
+
+
+def test_uncertainty_outputs(smoke_run):
+    cfg, results, _, _ = smoke_run
+    langs = cfg["languages"]
+    for method in ["lape", "lap", "lave"]:
+        table = pd.read_csv(results / "neurons" / f"{method}.stability.csv")
+        assert set(table["comparison"]) == {"split_half", "prefix"} and set(table["language"]) == set(langs)
+        assert table["jaccard"].dropna().between(0, 1).all()
+    assert (results / "figures" / "stability.png").stat().st_size > 0
+    for method in cfg["selection"]["methods"]:
+        ci = pd.read_csv(results / "ppl" / f"{method}.ci.csv")
+        delta = pd.read_csv(results / "ppl" / f"{method}.delta.csv")
+        assert len(ci) == len(delta) == len(langs) ** 2
+        assert (ci["lo"] <= ci["relative"] + 1e-9).all() and (ci["relative"] <= ci["hi"] + 1e-9).all()
+        assert ci["relative"].to_numpy() == pytest.approx(delta["relative"].to_numpy(), abs=1e-4)
+    null = pd.read_csv(results / "ppl" / "null.csv")
+    assert len(null) == len(cfg["selection"]["methods"]) * len(langs)
+    assert null["p_value"].between(1 / 20, 1).all() and set(null["draws"]) == {19}
