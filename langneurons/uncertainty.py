@@ -74,7 +74,9 @@ def condition_ci_table(
     records whose value is missing are left out, as in
     ``evaluation.condition_table``). Long format: condition, language, value
     (the mean), lo, hi, n (questions). Conditions in the order normal, random,
-    each language, then any others as they first appear.
+    each language, then any others as they first appear. A cell whose questions
+    all have the same value (accuracy 0 or 1) gets a zero-width interval: the
+    bootstrap cannot see beyond its sample, so read such cells with ``n``.
     """
     groups: dict[tuple[str, str], list[float]] = {}
     for r in records:
