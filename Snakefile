@@ -17,6 +17,7 @@ include: "workflow/rules/corpus.smk"
 include: "workflow/rules/activations.smk"
 include: "workflow/rules/selection.smk"
 include: "workflow/rules/perplexity.smk"
+include: "workflow/rules/uncertainty.smk"
 include: "workflow/rules/ses.smk"
 include: "workflow/rules/figures.smk"
 

@@ -7,6 +7,12 @@ A statistics file (``results/{model}/stats/{lang}.pt``) is a dict:
 plus metadata (language, model, shard). It is a superset of the authors'
 ``activation.{lang}.train.*`` files (``{"n": int, "over_zero": Tensor}``), which
 load here as well (without ``sum``: LAVE and steering then need our files).
+
+A part-statistics file (``results/{model}/stats/parts/{lang}.{shard}.pt``),
+written by the same counting pass, holds ``parts``: the statistics of the
+shard's consecutive pieces between the language's part boundaries, each a dict
+``start`` (token offset in the language), ``n``, ``over_zero``, ``sum``; merged
+per half or per prefix they give the stability analysis (``uncertainty.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +32,6 @@ from .models import LoadedModel
 log = logging.getLogger(__name__)
 
 
-@torch.inference_mode()
 def collect_stats(
     lm: LoadedModel, tokens: dict, batch_size: int | str, shard: int = 0, shards: int = 1, progress: bool = True
 ) -> dict:
@@ -36,13 +41,36 @@ def collect_stats(
     on large-vocabulary models cost as much as the rest of the forward pass.
     ``batch_size`` may be ``"auto"`` (the most sequences that fit the free GPU memory).
     """
+    return collect_stats_in_parts(lm, tokens, batch_size, shard, shards, 1, progress)[0]
+
+
+@torch.inference_mode()
+def collect_stats_in_parts(
+    lm: LoadedModel, tokens: dict, batch_size: int | str, shard: int, shards: int, parts: int, progress: bool = True
+) -> tuple[dict, list[dict]]:
+    """``collect_stats``, plus the statistics of the shard's pieces between part boundaries.
+
+    The language's tokens are cut into ``parts`` near-equal consecutive parts at
+    sequence ends (``part_cuts``); the pieces of this shard (cut there and at the
+    shard's edges) are returned in order as dicts ``start`` (token offset in the
+    language), ``n``, ``over_zero``, ``sum``. Same forward pass, same batches: the
+    shard statistics are exactly those of ``collect_stats``. A cut inside a batch
+    is served by also counting that batch's first rows; a piece is the difference
+    of the running totals at its ends (counts exact, sums to float64 rounding).
+    """
     base = lm.base()
+    seq_len = int(tokens["seq_len"])
     start, stop = shard_range(len(tokens["sequences"]), shard, shards)
     batch_size = resolve_batch_size(
-        batch_size, lm, lambda ids: base(input_ids=ids, use_cache=False), int(tokens["seq_len"]), stop - start
+        batch_size, lm, lambda ids: base(input_ids=ids, use_cache=False), seq_len, stop - start
     )
+    # the last shard also counts the remainder: a cut before it lies inside the shard
+    last = stop + int(shard == shards - 1 and tokens["remainder"].numel() > 0)
+    cuts = [c for c in part_cuts(tokens, parts) if start < c < last]
+    totals = [_zero_piece(lm)]  # running totals at the shard start and at each cut
     with NeuronHooks(lm) as hooks:
-        recorder = hooks.recorder = StatsRecorder(lm.num_layers, lm.num_neurons, lm.device)
+        recorder = hooks.recorder = PartRecorder(lm.num_layers, lm.num_neurons, lm.device)
+        first = start  # index of the batch's first sequence (the remainder is index len(sequences))
         for batch in tqdm(
             iter_batches(tokens, batch_size, shard, shards),
             total=count_batches(tokens, batch_size, shard, shards),
@@ -50,9 +78,81 @@ def collect_stats(
             unit="batch",
             disable=not progress,
         ):
+            rows = batch.shape[0]
+            totals += [recorder.totals() for c in cuts if c == first]
+            recorder.cut_rows = [c - first for c in cuts if first < c < first + rows]
             base(input_ids=batch.to(lm.device), use_cache=False)
+            totals += recorder.head_totals()
             recorder.flush(batch.numel())
-    return {"n": recorder.n, "over_zero": recorder.over_zero.cpu(), "sum": recorder.sum.cpu()}
+            first += rows
+    stats = {"n": recorder.n, "over_zero": recorder.over_zero.cpu(), "sum": recorder.sum.cpu()}
+    totals.append(recorder.totals())
+    offset = start * seq_len
+    pieces = []
+    for before, after in zip(totals, totals[1:]):
+        piece = {k: after[k] - before[k] for k in ("n", "over_zero", "sum")}
+        pieces.append({"start": offset + before["n"], **piece})
+    return stats, pieces
+
+
+def part_cuts(tokens: dict, parts: int) -> list[int]:
+    """Sequence indices where the language's ``parts`` parts meet: the sequence end nearest to k/parts of its tokens.
+
+    Indices count the packed sequences, the remainder (if any) being the last
+    one; they depend on the token file alone (not on shards or batch sizes), so
+    every shard job cuts at the same places. Parts too small to hold a sequence
+    merge with a neighbour.
+    """
+    n_seq, seq_len, rest = len(tokens["sequences"]), int(tokens["seq_len"]), len(tokens["remainder"])
+    ends = [i * seq_len for i in range(n_seq + 1)] + ([n_seq * seq_len + rest] if rest else [])
+    cuts = {nearest(ends, k * ends[-1] / parts) for k in range(1, parts)}
+    return sorted(c for c in cuts if 0 < c < len(ends) - 1)
+
+
+def nearest(ends: list[int], target: float) -> int:
+    """Index of the value of ``ends`` nearest to ``target`` (the first one on a tie)."""
+    return min(range(len(ends)), key=lambda i: (abs(ends[i] - target), i))
+
+
+def _zero_piece(lm: LoadedModel) -> dict:
+    shape = (lm.num_layers, lm.num_neurons)
+    return {"n": 0, "over_zero": torch.zeros(shape, dtype=torch.int64), "sum": torch.zeros(shape, dtype=torch.float64)}
+
+
+class PartRecorder(StatsRecorder):
+    """A StatsRecorder that also counts the first ``cut_rows`` rows of the current batch.
+
+    The totals accumulate exactly as in StatsRecorder; the extra work is done
+    only for the few batches that hold a part boundary.
+    """
+
+    def __init__(self, num_layers: int, num_neurons: int, device):
+        super().__init__(num_layers, num_neurons, device)
+        self.cut_rows: list[int] = []
+        self._heads: dict[int, tuple[torch.Tensor, torch.Tensor, int]] = {}
+
+    def record(self, layer: int, act: torch.Tensor) -> None:
+        super().record(layer, act)
+        for rows in self.cut_rows:  # act: [batch, pos, d_ff]
+            head = act[:rows].reshape(-1, act.shape[-1])
+            count, total, _ = self._heads.setdefault(
+                rows, (torch.zeros_like(self.over_zero), torch.zeros_like(self.sum), head.shape[0])
+            )
+            count[layer] += (head > 0).sum(0)
+            total[layer] += head.sum(0, dtype=torch.float64)
+
+    def totals(self) -> dict:
+        """Running totals up to the end of the last flushed batch (copies, on the CPU)."""
+        return {"n": self.n, "over_zero": self.over_zero.to("cpu", copy=True), "sum": self.sum.to("cpu", copy=True)}
+
+    def head_totals(self) -> list[dict]:
+        """Running totals at each cut inside the current batch (call before ``flush``); resets the cuts."""
+        out = [
+            {"n": self.n + tokens, "over_zero": (self.over_zero + count).cpu(), "sum": (self.sum + total).cpu()}
+            for count, total, tokens in (self._heads[rows] for rows in sorted(self._heads))
+        ]
+        self.cut_rows, self._heads = [], {}
+        return out
 
 
 def merge_stats(parts: list[dict]) -> dict:

@@ -20,21 +20,27 @@ RESULT_PATTERNS = {
     # activation statistics
     "shard_stats": "{model}/stats/shards/{lang}.{shard}.pt",
     "stats": "{model}/stats/{lang}.pt",
+    "part_stats": "{model}/stats/parts/{lang}.{shard}.pt",
     # neuron sets
     "neurons": "{model}/neurons/{method}.neuron.pth",
     "neuron_counts": "{model}/neurons/{method}.counts.csv",
     "neuron_overlap": "{model}/neurons/{method}.overlap.csv",
     "neuron_jaccard": "{model}/neurons/{method}.jaccard.csv",
     "imported_vs_lape": "{model}/neurons/imported_vs_lape.csv",
+    "stability": "{model}/neurons/{method}.stability.csv",
     # perplexity under deactivation
     "ppl": "{model}/ppl/{method}.csv",
     "ppl_delta": "{model}/ppl/{method}.delta.csv",
     "ppl_specificity": "{model}/ppl/{method}.specificity.csv",
+    "ppl_nll": "{model}/ppl/{method}.nll.pt",
+    "ppl_ci": "{model}/ppl/{method}.ci.csv",
+    "ppl_null": "{model}/ppl/null.csv",
     # sentence embedding similarity
     "ses": "{model}/ses.csv",
     # figures
     "model_figure": "{model}/figures/{kind}_{method}.png",
     "ses_figure": "figures/ses.png",
+    "stability_figure": "{model}/figures/stability.png",
     # generation under deactivation
     "generated": "{model}/generation/{method}.raw.jsonl",
     "answers": "{model}/generation/{method}.answers.jsonl",

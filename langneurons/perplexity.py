@@ -8,6 +8,7 @@ batch (2 GB for Gemma's 262k vocabulary at 4 x 512) is ever held.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from .batching import resolve_batch_size
 from .corpus import iter_batches
 from .hooks import NeuronHooks, deactivation_plan
+from .io import atomic_write
 from .models import LoadedModel
 from .selection import Neurons
 
@@ -23,31 +25,80 @@ CHUNK = 128  # positions per logits chunk
 
 
 @torch.inference_mode()
-def batch_nll(lm: LoadedModel, batch: torch.Tensor, chunk: int = CHUNK) -> float:
-    """Summed negative log-likelihood of every next token of one batch [b, seq] (on the model's device)."""
+def batch_nll(lm: LoadedModel, batch: torch.Tensor, chunk: int = CHUNK) -> tuple[float, torch.Tensor]:
+    """Summed negative log-likelihood of every next token of one batch [b, seq] (on the model's device),
+    and the NLL of each predicted token [b, seq - 1] (float32, CPU).
+
+    The sum is accumulated chunk by chunk as before the per-token values were
+    kept (``log_softmax`` + ``nll_loss`` is ``cross_entropy`` bit for bit), so
+    the perplexity tables are unchanged.
+    """
     hidden = lm.base()(input_ids=batch, use_cache=False).last_hidden_state[:, :-1]
     targets = batch[:, 1:].to(hidden.device)
-    total = 0.0
+    total, per_token = 0.0, [torch.zeros(batch.shape[0], 0)]
     for start in range(0, hidden.shape[1], chunk):
         logits = lm.adapter.logits(lm.model, hidden[:, start : start + chunk]).float()
-        total += F.cross_entropy(
-            logits.flatten(0, 1), targets[:, start : start + chunk].flatten(), reduction="sum"
-        ).item()
-    return total
+        logp = F.log_softmax(logits.flatten(0, 1), dim=-1)
+        target = targets[:, start : start + chunk].flatten()
+        total += F.nll_loss(logp, target, reduction="sum").item()
+        per_token.append(-logp.gather(1, target[:, None]).view(batch.shape[0], -1).cpu())
+    return total, torch.cat(per_token, dim=1)
 
 
-def nll(lm: LoadedModel, tokens: dict, batch_size: int) -> tuple[float, int]:
-    """Summed negative log-likelihood of every next token, and how many were predicted."""
-    total, count = 0.0, 0
+@dataclass
+class NLL:
+    """Negative log-likelihood of one language's tokens: the sum, and per block of consecutive tokens.
+
+    Blocks (the bootstrap's resampling unit, see ``uncertainty.ppl_ci_table``)
+    never straddle two sequences; ``sequence`` says which one each comes from,
+    so per-sequence sums are ``blocks`` summed by sequence.
+    """
+
+    total: float  # summed NLL, accumulated as the perplexity tables always were
+    count: int  # predicted tokens
+    blocks: torch.Tensor  # [units] float64: summed NLL of each block
+    block_tokens: torch.Tensor  # [units] int64: predicted tokens in each block
+    sequence: torch.Tensor  # [units] int64: sequence of each block
+
+    @property
+    def ppl(self) -> float:
+        return math.exp(self.total / self.count)
+
+
+def nll(lm: LoadedModel, tokens: dict, batch_size: int, block: int | None = None) -> NLL:
+    """NLL of every next token of a language's tokens, also summed per ``block`` predicted tokens.
+
+    ``block`` None: one block per sequence.
+    """
+    total, count, sums, sizes, sequence = 0.0, 0, [], [], []
+    n_seq = 0
     for batch in iter_batches(tokens, batch_size):
-        total += batch_nll(lm, batch.to(lm.device))
-        count += batch.shape[0] * (batch.shape[1] - 1)
-    return total, count
+        batch_total, per_token = batch_nll(lm, batch.to(lm.device))
+        if per_token.numel() == 0:  # a one-token remainder predicts nothing
+            continue
+        total += batch_total
+        count += per_token.numel()
+        block_nll, block_size = block_sums(per_token, block or per_token.shape[1])
+        sums.append(block_nll.flatten())
+        sizes.append(block_size.flatten())
+        sequence.append(torch.arange(n_seq, n_seq + len(per_token)).repeat_interleave(block_nll.shape[1]))
+        n_seq += len(per_token)
+    return NLL(total, count, torch.cat(sums), torch.cat(sizes), torch.cat(sequence))
+
+
+def block_sums(per_token: torch.Tensor, block: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sums of consecutive ``block`` positions of each row [rows, width] -> [rows, blocks] (float64),
+    and the positions in each block (the last one may be shorter)."""
+    rows, width = per_token.shape
+    units = -(-width // block)
+    pad = units * block - width
+    sums = F.pad(per_token.double(), (0, pad)).view(rows, units, block).sum(-1)
+    sizes = F.pad(torch.ones(rows, width, dtype=torch.long), (0, pad)).view(rows, units, block).sum(-1)
+    return sums, sizes
 
 
 def perplexity(lm: LoadedModel, tokens: dict, batch_size: int) -> float:
-    total, count = nll(lm, tokens, batch_size)
-    return math.exp(total / count)
+    return nll(lm, tokens, batch_size).ppl
 
 
 def perplexity_matrix(
@@ -56,16 +107,20 @@ def perplexity_matrix(
     neuron_sets: dict[str, Neurons],
     languages: list[str],
     batch_size: int | str,
+    block: int | None = None,
     progress=None,
-) -> dict[str, pd.DataFrame]:
+) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, dict[str, NLL]]]]:
     """PPL per condition (rows: none, then each deactivated language) and evaluated language (columns).
 
     ``neuron_sets`` maps a method name to its neurons[lang][layer]; the
     ``none`` row is computed once and shared by every method. One model load
     serves all conditions: hooks switch the deactivated set between calls.
     ``batch_size`` may be ``"auto"`` (the most sequences that fit the free GPU memory).
+    Also returns every evaluation's ``NLL`` (blocks of ``block`` tokens), by
+    method, condition and evaluated language.
     """
     tables: dict[str, pd.DataFrame] = {}
+    evaluations: dict[str, dict[str, dict[str, NLL]]] = {}
     seq_len = max(int(valid[lang]["seq_len"]) for lang in languages)
     batch_size = resolve_batch_size(
         batch_size,
@@ -74,26 +129,86 @@ def perplexity_matrix(
         seq_len,
         max(len(valid[lang]["sequences"]) for lang in languages),
     )
-    with NeuronHooks(lm) as hooks:
-        none_row = {}
+
+    def evaluate_all() -> dict[str, NLL]:
+        row = {}
         for lang in languages:
-            none_row[lang] = perplexity(lm, valid[lang], batch_size)
+            row[lang] = nll(lm, valid[lang], batch_size, block)
             if progress:
                 progress.update(1)
+        return row
+
+    with NeuronHooks(lm) as hooks:
+        none_row = evaluate_all()
         for method, neurons in neuron_sets.items():
-            rows = {"none": none_row}
+            evaluations[method] = {"none": none_row}
             for k, off in enumerate(languages):
                 hooks.set_plan(deactivation_plan(neurons[k]))
-                rows[off] = {}
-                for lang in languages:
-                    rows[off][lang] = perplexity(lm, valid[lang], batch_size)
-                    if progress:
-                        progress.update(1)
+                evaluations[method][off] = evaluate_all()
                 hooks.set_plan(None)
+            rows = {cond: {lang: e.ppl for lang, e in row.items()} for cond, row in evaluations[method].items()}
             table = pd.DataFrame.from_dict(rows, orient="index")[languages]
             table.index.name = "deactivated"
             tables[method] = table
-    return tables
+    return tables, evaluations
+
+
+def own_language_nll(
+    lm: LoadedModel,
+    valid: dict[str, dict],
+    neuron_sets: list[Neurons],
+    languages: list[str],
+    batch_size: int | str,
+    block: int | None = None,
+    progress=None,
+) -> list[dict[str, NLL]]:
+    """Per neuron set, each language's NLL with that language's neurons deactivated (the diagonal only)."""
+    batch_size = resolve_batch_size(
+        batch_size,
+        lm,
+        lambda ids: batch_nll(lm, ids),
+        max(int(valid[lang]["seq_len"]) for lang in languages),
+        max(len(valid[lang]["sequences"]) for lang in languages),
+    )
+    out = []
+    with NeuronHooks(lm) as hooks:
+        for neurons in neuron_sets:
+            row = {}
+            for k, lang in enumerate(languages):
+                hooks.set_plan(deactivation_plan(neurons[k]))
+                row[lang] = nll(lm, valid[lang], batch_size, block)
+                if progress:
+                    progress.update(1)
+            hooks.set_plan(None)
+            out.append(row)
+    return out
+
+
+def save_nll(evaluations: dict[str, dict[str, NLL]], languages: list[str], block: int | None, path) -> None:
+    """One method's per-block NLL (conditions x evaluated languages) as a torch file.
+
+    Keys: ``languages``, ``conditions`` (none, then each deactivated language),
+    ``block_tokens``, ``tokens[lang]`` and ``sequence[lang]`` (per block, the
+    same under every condition), ``nll[condition][lang]`` (float64 per block).
+    """
+    none = evaluations["none"]
+    record = {
+        "languages": list(languages),
+        "conditions": list(evaluations),
+        "block_tokens": block,
+        "tokens": {lang: none[lang].block_tokens for lang in languages},
+        "sequence": {lang: none[lang].sequence for lang in languages},
+        "nll": {cond: {lang: row[lang].blocks for lang in languages} for cond, row in evaluations.items()},
+    }
+    with atomic_write(path, None) as tmp:
+        torch.save(record, tmp)
+
+
+def load_nll(path) -> dict:
+    record = torch.load(path, weights_only=True, map_location="cpu")
+    if not isinstance(record, dict) or not {"languages", "conditions", "tokens", "nll"} <= set(record):
+        raise ValueError(f"{path} is not a per-block NLL file (written by the perplexity rule)")
+    return record
 
 
 def ppl_change(table: pd.DataFrame) -> pd.DataFrame:

@@ -60,7 +60,7 @@ def test_lape_neurons_are_language_specific(gemma):
     probs, means = stack_stats(stats)
     sets = {m: select(m, probs, means, SELECTION) for m in ("lape", "random")}
     assert all(sum(len(i) for i in per_layer) > 0 for per_layer in sets["lape"])  # every language has neurons
-    tables = perplexity_matrix(gemma, valid, sets, DEFAULT_LANGUAGES, batch_size=4)
+    tables, _ = perplexity_matrix(gemma, valid, sets, DEFAULT_LANGUAGES, batch_size=4)
     lape, rand = specificity(tables["lape"]), specificity(tables["random"])
     print(tables["lape"].round(2).to_string())
     print(lape.round(3).to_string())

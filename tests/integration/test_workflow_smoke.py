@@ -178,3 +178,22 @@ def test_report_has_every_configured_section(smoke_run):
     assert states == ["done"] * (len(SECTIONS) - 1)  # one model: each result section done
     methods = cfg["selection"]["methods"]
     assert page.count("<img ") == 3 * len(methods) + 1  # layers, overlap and PPL per method, and SES
+
+
+def test_uncertainty_outputs(smoke_run):
+    cfg, results, _, _ = smoke_run
+    langs = cfg["languages"]
+    for method in ["lape", "lap", "lave"]:
+        table = pd.read_csv(results / "neurons" / f"{method}.stability.csv")
+        assert set(table["comparison"]) == {"split_half", "prefix"} and set(table["language"]) == set(langs)
+        assert table["jaccard"].dropna().between(0, 1).all()
+    assert (results / "figures" / "stability.png").stat().st_size > 0
+    for method in cfg["selection"]["methods"]:
+        ci = pd.read_csv(results / "ppl" / f"{method}.ci.csv")
+        delta = pd.read_csv(results / "ppl" / f"{method}.delta.csv")
+        assert len(ci) == len(delta) == len(langs) ** 2
+        assert (ci["lo"] <= ci["relative"] + 1e-9).all() and (ci["relative"] <= ci["hi"] + 1e-9).all()
+        assert ci["relative"].to_numpy() == pytest.approx(delta["relative"].to_numpy(), abs=1e-4)
+    null = pd.read_csv(results / "ppl" / "null.csv")
+    assert len(null) == len(cfg["selection"]["methods"]) * len(langs)
+    assert null["p_value"].between(1 / 20, 1).all() and set(null["draws"]) == {19}

@@ -1,4 +1,4 @@
-"""Perplexity equals a direct computation from the model's logits; matrices and specificity."""
+"""Perplexity equals a direct computation from the model's logits; per-block NLL; matrices and specificity."""
 
 import math
 
@@ -7,7 +7,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from langneurons.perplexity import perplexity, perplexity_matrix, ppl_change, relative_matrix, specificity
+from langneurons.perplexity import (
+    CHUNK,
+    batch_nll,
+    load_nll,
+    nll,
+    perplexity,
+    perplexity_matrix,
+    ppl_change,
+    relative_matrix,
+    save_nll,
+    specificity,
+)
 
 from ..conftest import loaded
 
@@ -21,15 +32,19 @@ def tokens(n_seq=3, seq_len=20, remainder=7):
     }
 
 
-def direct(lm, toks):
+def per_sequence_nll(lm, toks):
+    """Summed NLL of each sequence (the remainder last), straight from the model's logits."""
     seqs = [s for s in toks["sequences"].long()] + [toks["remainder"].long()]
-    total, count = 0.0, 0
     with torch.no_grad():
-        for s in seqs:
-            logits = lm.model(input_ids=s[None]).logits[0]
-            total += F.cross_entropy(logits[:-1], s[1:], reduction="sum").item()
-            count += len(s) - 1
-    return math.exp(total / count)
+        return [
+            (F.cross_entropy(lm.model(input_ids=s[None]).logits[0, :-1], s[1:], reduction="sum").item(), len(s) - 1)
+            for s in seqs
+        ]
+
+
+def direct(lm, toks):
+    sums = per_sequence_nll(lm, toks)
+    return math.exp(sum(t for t, _ in sums) / sum(n for _, n in sums))
 
 
 @pytest.mark.parametrize("arch", ["LlamaForCausalLM", "Gemma3ForCausalLM", "GPT2LMHeadModel", "OPTForCausalLM"])
@@ -51,12 +66,50 @@ def test_matrix_rows_and_shared_none_row():
     langs = ["aa", "bb"]
     valid = {"aa": tokens(2), "bb": tokens(1)}
     neurons = [[torch.arange(10), torch.arange(10)], [torch.tensor([], dtype=torch.long)] * 2]
-    tables = perplexity_matrix(lm, valid, {"m1": neurons, "m2": neurons}, langs, batch_size=2)
+    tables, evaluations = perplexity_matrix(lm, valid, {"m1": neurons, "m2": neurons}, langs, batch_size=2, block=8)
     t = tables["m1"]
     assert list(t.index) == ["none", "aa", "bb"] and list(t.columns) == langs
     assert t.loc["bb"].equals(t.loc["none"])  # nothing deactivated for bb
     assert t.loc["aa", "aa"] != t.loc["none", "aa"]
     assert tables["m2"].equals(t)
+    assert list(evaluations["m1"]) == ["none", "aa", "bb"] and evaluations["m1"]["none"] is evaluations["m2"]["none"]
+    assert t.loc["aa", "bb"] == evaluations["m1"]["aa"]["bb"].ppl
+
+
+def test_total_is_the_chunked_cross_entropy_bit_for_bit():
+    # the tables must not change now that per-token values are kept: same sum, same order
+    lm = loaded("GPT2LMHeadModel", num_layers=2, d_ff=48)
+    batch = tokens(n_seq=2, seq_len=300)["sequences"].long()
+    hidden = lm.base()(input_ids=batch).last_hidden_state[:, :-1]
+    before = 0.0
+    for start in range(0, hidden.shape[1], CHUNK):
+        logits = lm.adapter.logits(lm.model, hidden[:, start : start + CHUNK]).float()
+        before += F.cross_entropy(
+            logits.flatten(0, 1), batch[:, 1:][:, start : start + CHUNK].flatten(), reduction="sum"
+        ).item()
+    total, per_token = batch_nll(lm, batch)
+    assert total == before
+    assert per_token.shape == (2, 299) and per_token.sum().item() == pytest.approx(total, rel=1e-5)
+
+
+def test_blocks_stay_inside_sequences_and_add_up(tmp_path):
+    lm = loaded("LlamaForCausalLM", num_layers=2, d_ff=48)
+    toks = tokens(n_seq=3, seq_len=20, remainder=7)
+    result = nll(lm, toks, batch_size=2, block=8)
+    # 19 predictions per sequence: blocks of 8, 8, 3; the remainder's 6: one block
+    assert result.block_tokens.tolist() == [8, 8, 3] * 3 + [6]
+    assert result.sequence.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3]
+    per_sequence = torch.zeros(4, dtype=torch.float64).index_add_(0, result.sequence, result.blocks)
+    for got, (want, _) in zip(per_sequence.tolist(), per_sequence_nll(lm, toks)):
+        assert got == pytest.approx(want, rel=1e-5)
+    assert result.count == 3 * 19 + 6 and result.ppl == pytest.approx(direct(lm, toks), rel=1e-5)
+    assert nll(lm, toks, batch_size=3).block_tokens.tolist() == [19, 19, 19, 6]  # no block: one per sequence
+    save_nll({"none": {"aa": result}, "aa": {"aa": result}}, ["aa"], 8, tmp_path / "m.nll.pt")
+    record = load_nll(tmp_path / "m.nll.pt")
+    assert record["conditions"] == ["none", "aa"] and record["block_tokens"] == 8
+    assert torch.equal(record["nll"]["aa"]["aa"], result.blocks) and torch.equal(
+        record["tokens"]["aa"], result.block_tokens
+    )
 
 
 def test_specificity_on_hand_made_matrix():

@@ -1,10 +1,11 @@
 rule count_activations:
-    """One shard of one language: count activations > 0 and sum them (one GPU job)."""
+    """One shard of one language: count activations > 0 and sum them (one GPU job); also per part (stability)."""
     input:
         tokens=R.pattern("tokens", split="train"),
         model=model_json,
     output:
-        R.pattern("shard_stats"),
+        stats=R.pattern("shard_stats"),
+        parts=R.pattern("part_stats"),
     log:
         R.log("count_activations", "{model}/{lang}.{shard}"),
     benchmark:
@@ -19,6 +20,7 @@ rule count_activations:
     params:
         model=model_cfg,
         shards=SHARDS,
+        parts=config["uncertainty"]["stability_parts"],
     script:
         "../scripts/count_activations.py"
 

@@ -18,6 +18,9 @@ STEER_METHOD = config["steering"]["method"]
 STEER_OUTPUTS = ("steering_answers", "offtarget", "crosslingual") if STEER_METHOD else ()
 
 SHARDS = config["counting"]["shards"]
+# stability: the methods that select from statistics (random has no meaning, imported no statistics)
+STABILITY_METHODS = [m for m in METHODS if m in ("lape", "lap", "lave")]
+NULL_DRAWS = config["uncertainty"]["null_draws"] if PPL_METHODS else 0
 GPU_THREADS = 8
 
 
@@ -84,6 +87,11 @@ def per_model(name, wildcards, **values):
 
 def shard_stats(wildcards):
     return per_model("shard_stats", wildcards, lang=wildcards.lang, shard=range(SHARDS))
+
+
+def part_stats(wildcards):
+    """Every language's part statistics, language-major (all shards of the first language, then the next)."""
+    return per_model("part_stats", wildcards, lang=LANGS, shard=range(SHARDS))
 
 
 def language_stats(wildcards):
@@ -162,6 +170,16 @@ def generation_targets():
     ] + [R.pattern(name, model=model) for name in STEER_OUTPUTS for model in MODELS]
 
 
+def uncertainty_targets():
+    """Stability of the neuron sets, intervals of the PPL changes, the random null."""
+    return (
+        expand(R.pattern("stability"), model=MODELS, method=STABILITY_METHODS)
+        + (expand(R.pattern("stability_figure"), model=MODELS) if STABILITY_METHODS else [])
+        + expand(R.pattern("ppl_ci"), model=MODELS, method=PPL_METHODS)
+        + (expand(R.pattern("ppl_null"), model=MODELS) if NULL_DRAWS else [])
+    )
+
+
 def comparison_targets():
     if not {"imported", "lape"} <= set(METHODS):
         return []
@@ -188,4 +206,5 @@ def all_targets():
         + [R.pattern("ses_figure")]
         + generation_targets()
         + comparison_targets()
+        + uncertainty_targets()
     )

@@ -11,6 +11,7 @@ rule perplexity:
         ppl=expand(R.pattern("ppl"), method=PPL_METHODS, allow_missing=True),
         delta=expand(R.pattern("ppl_delta"), method=PPL_METHODS, allow_missing=True),
         specificity=expand(R.pattern("ppl_specificity"), method=PPL_METHODS, allow_missing=True),
+        nll=expand(R.pattern("ppl_nll"), method=PPL_METHODS, allow_missing=True),
     log:
         R.log("perplexity", "{model}"),
     benchmark:
@@ -26,5 +27,6 @@ rule perplexity:
         model=model_cfg,
         methods=PPL_METHODS,
         languages=LANGS,
+        block=config["uncertainty"]["block_tokens"],
     script:
         "../scripts/perplexity.py"

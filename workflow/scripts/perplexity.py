@@ -2,7 +2,7 @@ from tqdm import tqdm
 
 from langneurons.corpus import load_tokens
 from langneurons.neuronsets import load_neurons, validate_neurons
-from langneurons.perplexity import perplexity_matrix, ppl_change, specificity
+from langneurons.perplexity import perplexity_matrix, ppl_change, save_nll, specificity
 from langneurons.runlog import load_for_rule, run_settings, start
 
 log = start(snakemake)
@@ -15,11 +15,14 @@ for method, path in zip(methods, snakemake.input.neurons):
     validate_neurons(neuron_sets[method], languages, lm.num_layers, lm.num_neurons, path)
 total = len(languages) * (1 + len(languages) * len(methods))
 with tqdm(total=total, desc="perplexity evaluations", unit="eval") as bar:
-    tables = perplexity_matrix(lm, valid, neuron_sets, languages, run_settings(snakemake)["batch_size"], bar)
-for method, out, delta, spec in zip(
-    methods, snakemake.output.ppl, snakemake.output.delta, snakemake.output.specificity
+    tables, evaluations = perplexity_matrix(
+        lm, valid, neuron_sets, languages, run_settings(snakemake)["batch_size"], snakemake.params.block, bar
+    )
+for method, out, delta, spec, nll in zip(
+    methods, snakemake.output.ppl, snakemake.output.delta, snakemake.output.specificity, snakemake.output.nll
 ):
     table = tables[method]
+    save_nll(evaluations[method], languages, snakemake.params.block, nll)
     table.to_csv(out, float_format="%.4f")
     ppl_change(table).to_csv(delta, index=False, float_format="%.5f")
     summary = specificity(table)

@@ -1,0 +1,314 @@
+"""How sure are we: bootstrap intervals, the random null, and the stability of neuron sets.
+
+Three questions the paper's single numbers leave open:
+
+- **Intervals.** ``bootstrap_ci`` resamples units (blocks of tokens, questions)
+  with replacement and reports the percentile interval of a statistic;
+  ``ppl_ci_table`` does so for the relative perplexity changes,
+  ``condition_ci_table`` for per-question generation values (language
+  accuracy, judge score).
+- **The random null.** Extra random neuron sets (derived seeds, the same
+  per-layer counts as the ``random`` method) give the own-language perplexity
+  increase that deactivating random neurons causes; ``null_table`` places each
+  method's increase against them (empirical p-value, z-score).
+- **Stability.** The counting pass also keeps the statistics of consecutive
+  parts of each language's train tokens (``activations.collect_stats_in_parts``);
+  ``stability_tables`` selects neurons on the two halves (split-half Jaccard)
+  and on growing prefixes (against the set from all tokens).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .activations import merge_stats, nearest, stack_stats
+from .selection import Neurons, select
+
+log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- bootstrap
+def bootstrap_ci(
+    values: Sequence | np.ndarray,
+    statistic: Callable[[np.ndarray], float],
+    n_boot: int,
+    seed: int,
+    confidence: float,
+) -> tuple[float, float, float]:
+    """Percentile bootstrap: the statistic on ``values`` and its ``confidence`` interval.
+
+    ``values``: one entry (or row, for paired measurements) per resampling unit;
+    ``statistic`` maps such an array to a number. Each of the ``n_boot``
+    replicates draws len(values) units with replacement (numpy generator seeded
+    with ``seed``: the same seed and sample size draw the same units, so cells
+    that share their units are resampled together). With one unit the interval
+    has zero width, and with none every number is NaN.
+    """
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    n = len(values)
+    replicates = np.array([statistic(values[rng.integers(0, n, n)]) for _ in range(n_boot)])
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(replicates, [alpha, 1 - alpha])
+    return float(statistic(values)), float(lo), float(hi)
+
+
+def mean(sample: np.ndarray) -> float:
+    return float(sample.mean())
+
+
+def condition_ci_table(
+    records: list[dict], languages: list[str], value: str, n_boot: int, seed: int, confidence: float
+) -> pd.DataFrame:
+    """Mean of ``value`` per condition and question language, with its bootstrap interval over questions.
+
+    ``records``: generation records (``condition``, ``language`` and ``value``;
+    records whose value is missing are left out, as in
+    ``evaluation.condition_table``). Long format: condition, language, value
+    (the mean), lo, hi, n (questions). Conditions in the order normal, random,
+    each language, then any others as they first appear. A cell whose questions
+    all have the same value (accuracy 0 or 1) gets a zero-width interval: the
+    bootstrap cannot see beyond its sample, so read such cells with ``n``.
+    """
+    groups: dict[tuple[str, str], list[float]] = {}
+    for r in records:
+        v = r.get(value)
+        if v is not None and not (isinstance(v, float) and np.isnan(v)):
+            groups.setdefault((r["condition"], r["language"]), []).append(float(v))
+    conditions = list(dict.fromkeys(r["condition"] for r in records))
+    order = [c for c in ["normal", "random", *languages] if c in conditions]
+    order += [c for c in conditions if c not in order]
+    rows = []
+    for condition in order:
+        for language in languages:
+            if (condition, language) not in groups:
+                continue
+            sample = groups[condition, language]
+            estimate, lo, hi = bootstrap_ci(sample, mean, n_boot, seed, confidence)
+            rows.append(
+                {"condition": condition, "language": language, value: estimate, "lo": lo, "hi": hi, "n": len(sample)}
+            )
+    return pd.DataFrame(rows, columns=["condition", "language", value, "lo", "hi", "n"])
+
+
+def relative_change(sample: np.ndarray) -> float:
+    """PPL ratio - 1 from paired rows (NLL with neurons off, NLL with none off, tokens)."""
+    return float(np.exp((sample[:, 0].sum() - sample[:, 1].sum()) / sample[:, 2].sum()) - 1)
+
+
+def paired_blocks(record: dict, blocks: torch.Tensor, lang: str) -> np.ndarray:
+    """Rows (NLL of a condition, NLL with no neurons deactivated, tokens), one per block of ``lang``'s tokens."""
+    return np.column_stack([blocks.numpy(), record["nll"]["none"][lang].numpy(), record["tokens"][lang].numpy()])
+
+
+def ppl_ci_table(record: dict, n_boot: int, seed: int, confidence: float) -> pd.DataFrame:
+    """Bootstrap intervals of the relative PPL change of every (deactivated, evaluated) cell.
+
+    ``record``: a per-block NLL file (``perplexity.save_nll``). The unit is a
+    block of consecutive predicted tokens, not a sequence: the default run
+    evaluates one 256-token sequence per language, over which a sequence
+    bootstrap would give zero-width intervals; blocks keep the dependence
+    between neighbouring tokens inside a unit, which a token-level bootstrap
+    would ignore (too narrow). Resampling is paired: a replicate draws the same
+    blocks for the condition and for ``none`` (and, through the shared seed,
+    for every condition of one evaluated language), so the interval reflects
+    how the change varies over the text, not how perplexity itself does. It
+    measures the sampling uncertainty of the evaluated text, not the
+    variability between documents or corpora; with ``block_tokens`` >= the
+    sequence length the unit is a whole sequence.
+    """
+    rows = []
+    for off in record["conditions"]:
+        if off == "none":
+            continue
+        for lang in record["languages"]:
+            paired = paired_blocks(record, record["nll"][off][lang], lang)
+            estimate, lo, hi = bootstrap_ci(paired, relative_change, n_boot, seed, confidence)
+            rows.append(
+                {"deactivated": off, "evaluated": lang, "relative": estimate, "lo": lo, "hi": hi, "units": len(paired)}
+            )
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- random null
+def null_seeds(seed: int, draws: int) -> list[int]:
+    """Seeds of the extra random draws: seed + 1, ..., seed + draws (the ``random`` method itself uses ``seed``)."""
+    return [seed + 1 + d for d in range(draws)]
+
+
+def random_draws(probs: torch.Tensor, means: torch.Tensor | None, selection: dict, draws: int) -> list[Neurons]:
+    """Random neuron sets drawn exactly as the ``random`` method, with the derived seeds."""
+    return [select("random", probs, means, {**selection, "seed": s}) for s in null_seeds(selection["seed"], draws)]
+
+
+def empirical_p(observed: float, null: Sequence[float]) -> float:
+    """One-sided p-value with the +1 correction: (1 + draws at least as large) / (draws + 1)."""
+    null = np.asarray(null, dtype=float)
+    return float((1 + (null >= observed).sum()) / (len(null) + 1))
+
+
+def z_score(observed: float, null: Sequence[float]) -> float:
+    """(observed - mean) / sd of the null (sd with ddof 1; NaN with fewer than two draws)."""
+    null = np.asarray(null, dtype=float)
+    if len(null) < 2:
+        return float("nan")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float((observed - null.mean()) / null.std(ddof=1))
+
+
+def null_increases(record: dict, draws: list[dict], languages: list[str]) -> dict[str, list[float]]:
+    """Per language, each draw's relative PPL increase of that language (``draws[d][lang]``: an ``NLL``
+    with the draw's neurons of ``lang`` deactivated), against the ``none`` blocks of a per-block NLL record."""
+    return {
+        lang: [relative_change(paired_blocks(record, draw[lang].blocks, lang)) for draw in draws] for lang in languages
+    }
+
+
+def null_table(
+    records: dict[str, dict],
+    null_increase: dict[str, list[float]],
+    neurons: dict[str, Neurons],
+    null_neurons: list[int],
+    languages: list[str],
+) -> pd.DataFrame:
+    """Each method's own-language relative PPL increase against the random draws' increases.
+
+    ``records``: per-block NLL records by method (``perplexity.save_nll``): the
+    increase is computed from them exactly as the draws' (``null_increases``),
+    so a set that changes nothing ties with the draws instead of winning by a
+    rounding. ``null_increase[lang]``: the draws' increases; ``neurons``: each
+    method's set (for its counts); ``null_neurons``: the draws' count per
+    language. ``beats_null``: the increase is larger than every draw's.
+    """
+    rows = []
+    for method, record in records.items():
+        for k, lang in enumerate(languages):
+            observed = relative_change(paired_blocks(record, record["nll"][lang][lang], lang))
+            null = null_increase[lang]
+            rows.append(
+                {
+                    "method": method,
+                    "deactivated": lang,
+                    "own_increase": observed,
+                    "null_mean": float(np.mean(null)),
+                    "null_sd": float(np.std(null, ddof=1)) if len(null) > 1 else float("nan"),
+                    "null_max": float(np.max(null)),
+                    "z": z_score(observed, null),
+                    "p_value": empirical_p(observed, null),
+                    "beats_null": bool(observed > np.max(null)),
+                    "draws": len(null),
+                    "neurons": sum(len(idx) for idx in neurons[method][k]),
+                    "neurons_null": null_neurons[k],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- stability
+def load_parts(paths: Sequence[str | Path]) -> list[dict]:
+    """The statistics of one language's parts (all its counting shards), in token order.
+
+    Checks that they tile the language's tokens without gap or overlap (files
+    from different runs would not).
+    """
+    pieces = []
+    for path in paths:
+        data = torch.load(path, weights_only=True, map_location="cpu")
+        if not isinstance(data, dict) or "parts" not in data:
+            raise ValueError(f"{path} is not a part-statistics file (written by count_activations)")
+        pieces += data["parts"]
+    pieces.sort(key=lambda p: p["start"])
+    position = 0
+    for piece in pieces:
+        if piece["start"] != position:
+            raise ValueError(
+                f"the part statistics of {', '.join(map(str, paths))} do not tile the tokens "
+                f"(a part starts at token {piece['start']}, expected {position}); rerun count_activations"
+            )
+        position += int(piece["n"])
+    return pieces
+
+
+def split_at(pieces: list[dict], fraction: float) -> tuple[list[dict], list[dict]]:
+    """The pieces before and after the part boundary nearest to ``fraction`` of the tokens."""
+    ends = np.cumsum([0] + [int(p["n"]) for p in pieces]).tolist()
+    cut = nearest(ends, fraction * ends[-1])
+    return pieces[:cut], pieces[cut:]
+
+
+def neuron_sets(neurons: Neurons) -> list[set[tuple[int, int]]]:
+    """Per language, the set of (layer, neuron) pairs."""
+    return [{(layer, int(j)) for layer, idx in enumerate(per_layer) for j in idx.tolist()} for per_layer in neurons]
+
+
+def jaccard(a: set, b: set) -> float:
+    """|a & b| / |a | b|; NaN when both are empty."""
+    union = len(a | b)
+    return len(a & b) / union if union else float("nan")
+
+
+def prefix_fractions(parts: int) -> list[float]:
+    """The data curve's prefixes: the first 1, 2, 4, ... of ``parts`` parts (below all of them)."""
+    out, k = [], 1
+    while k < parts:
+        out.append(k / parts)
+        k *= 2
+    return out
+
+
+def stability_tables(
+    methods: list[str],
+    pieces: list[list[dict]],
+    full: dict[str, Neurons],
+    languages: list[str],
+    selection: dict,
+    parts: int,
+) -> dict[str, pd.DataFrame]:
+    """Split-half and data-curve Jaccard of each method's neurons, per language.
+
+    ``pieces[k]``: language k's part statistics (``load_parts``); ``full``: each
+    method's set from all tokens (its neuron file). Selection is joint over
+    languages (LAPE normalises over them), so every comparison selects on the
+    same share of every language's tokens. Rows: ``split_half`` (first half
+    against second half; tokens = the smaller half's) and ``prefix`` (the first
+    ``fraction`` of the tokens against all of them; tokens = the prefix's),
+    with the sizes of the two sets compared (``neurons_a``, ``neurons_b``).
+    A comparison for which some language has no tokens on one side is left out.
+    """
+    halves = [split_at(p, 0.5) for p in pieces]
+    comparisons = [("split_half", 0.5, [h[0] for h in halves], [h[1] for h in halves])]
+    for fraction in prefix_fractions(parts):
+        comparisons.append(("prefix", fraction, [split_at(p, fraction)[0] for p in pieces], None))
+    tables: dict[str, list[dict]] = {method: [] for method in methods}
+    for name, fraction, side_a, side_b in comparisons:
+        if any(not side for side in side_a + (side_b or [])):
+            log.warning("%s at %.3f: some language has no tokens on one side; left out", name, fraction)
+            continue
+        stats_a = [merge_stats(side) for side in side_a]
+        stats_b = [merge_stats(side) for side in side_b] if side_b else None
+        tokens = [min(a["n"], b["n"]) for a, b in zip(stats_a, stats_b)] if stats_b else [a["n"] for a in stats_a]
+        for method in methods:
+            sets_a = neuron_sets(select(method, *stack_stats(stats_a), selection))
+            sets_b = neuron_sets(select(method, *stack_stats(stats_b), selection) if stats_b else full[method])
+            for lang, a, b, n in zip(languages, sets_a, sets_b, tokens):
+                tables[method].append(
+                    {
+                        "language": lang,
+                        "comparison": name,
+                        "fraction": fraction,
+                        "tokens": n,
+                        "jaccard": jaccard(a, b),
+                        "neurons_a": len(a),
+                        "neurons_b": len(b),
+                    }
+                )
+    columns = ["language", "comparison", "fraction", "tokens", "jaccard", "neurons_a", "neurons_b"]
+    return {method: pd.DataFrame(rows, columns=columns) for method, rows in tables.items()}
