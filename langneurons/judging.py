@@ -66,12 +66,40 @@ def judge_answers(records: list[dict], languages: list[str], judge, max_missing:
         check_missing(records, max_missing, cached=isinstance(judge, CachedJudge))
 
 
-def generation_tables(records: list[dict], languages: list[str]) -> dict[str, pd.DataFrame]:
-    """Mean quality and language accuracy per condition (rows) and question language (columns)."""
+def generation_tables(records: list[dict], languages: list[str], uncertainty: dict) -> dict[str, pd.DataFrame]:
+    """Mean quality and language accuracy per condition (rows) and question language (columns), with intervals."""
     return {
         "quality": condition_table(records, languages, "score"),
         "accuracy": condition_table(records, languages, "in_expected_language"),
+        "quality_ci": interval_table(records, languages, ["score"], uncertainty),
+        "accuracy_ci": interval_table(records, languages, ["in_expected_language"], uncertainty),
     }
+
+
+METRICS = {"score": "quality", "in_expected_language": "language accuracy"}
+
+
+def interval_table(records: list[dict], languages: list[str], metrics: list[str], uncertainty: dict) -> pd.DataFrame:
+    """Bootstrap intervals over questions of each metric's mean, per condition and question language.
+
+    Long format: metric (a record field: ``score``, ``in_expected_language``),
+    condition, language, mean, lo, hi, n (answers with a value).
+    """
+    from .uncertainty import condition_ci_table
+
+    frames = []
+    for metric in metrics:
+        frame = condition_ci_table(
+            records,
+            languages,
+            metric,
+            uncertainty["bootstrap_samples"],
+            uncertainty["seed"],
+            uncertainty["confidence"],
+        ).rename(columns={metric: "mean"})
+        frames.append(frame.assign(metric=metric))
+    columns = ["metric", "condition", "language", "mean", "lo", "hi", "n"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
 def offtarget_baseline(steered: list[dict], generated: dict[str, list[dict]]) -> list[dict]:
@@ -88,11 +116,15 @@ def offtarget_baseline(steered: list[dict], generated: dict[str, list[dict]]) ->
 
 
 def steering_tables(
-    steered: list[dict], generated: dict[str, list[dict]], languages: list[str]
+    steered: list[dict], generated: dict[str, list[dict]], languages: list[str], uncertainty: dict
 ) -> dict[str, pd.DataFrame]:
-    """The off-target table (per language, normal vs steered) and the cross-lingual table (per pair)."""
+    """The off-target table (per language, normal vs steered), the cross-lingual table (per pair), their intervals."""
+    baseline = offtarget_baseline(steered, generated)
     steered_offtarget = [r for r in steered if r["kind"] == "offtarget" and r["condition"] == "steered"]
+    crosslingual = [r for r in steered if r["kind"] == "crosslingual"]
     return {
-        "offtarget": offtarget_table(offtarget_baseline(steered, generated), steered_offtarget, languages),
-        "crosslingual": crosslingual_table([r for r in steered if r["kind"] == "crosslingual"]),
+        "offtarget": offtarget_table(baseline, steered_offtarget, languages),
+        "crosslingual": crosslingual_table(crosslingual),
+        "offtarget_ci": interval_table(baseline + steered_offtarget, languages, list(METRICS), uncertainty),
+        "crosslingual_ci": interval_table(crosslingual, languages, list(METRICS), uncertainty),
     }

@@ -46,11 +46,15 @@ RESULT_PATTERNS = {
     "answers": "{model}/generation/{method}.answers.jsonl",
     "quality": "{model}/generation/{method}.quality.csv",
     "language_accuracy": "{model}/generation/{method}.language_accuracy.csv",
+    "quality_ci": "{model}/generation/{method}.quality.ci.csv",
+    "language_accuracy_ci": "{model}/generation/{method}.language_accuracy.ci.csv",
     # steering
     "steered": "{model}/steering/raw.jsonl",
     "steering_answers": "{model}/steering/answers.jsonl",
     "offtarget": "{model}/steering/offtarget.csv",
     "crosslingual": "{model}/steering/crosslingual.csv",
+    "offtarget_ci": "{model}/steering/offtarget.ci.csv",
+    "crosslingual_ci": "{model}/steering/crosslingual.ci.csv",
     # judging and the report
     "judge_cache": "judge_cache",
     "report": "report/index.html",

@@ -124,6 +124,9 @@ def test_offtarget_baseline_borrows_generations_normal_answers():
     assert offtarget_baseline(steered, {}) == []
 
 
+UNCERTAINTY = {"bootstrap_samples": 200, "seed": 0, "confidence": 0.95}
+
+
 def test_tables():
     generated = {
         "lape": [
@@ -133,17 +136,23 @@ def test_tables():
             scored(record("zh", "en"), 3, "en"),
         ]
     }
-    tables = generation_tables(generated["lape"], LANGS)
+    tables = generation_tables(generated["lape"], LANGS, UNCERTAINTY)
     assert tables["quality"].loc["zh", "zh"] == 2 and tables["accuracy"].loc["zh", "zh"] == 0
     assert tables["accuracy"].loc["normal"].tolist() == [1, 1]
+    ci = tables["quality_ci"].set_index(["condition", "language"])
+    assert set(ci["metric"]) == {"score"} and ci.loc[("zh", "zh"), ["mean", "lo", "hi", "n"]].tolist() == [2, 2, 2, 1]
     steered = [
         scored(record("steered", "en", kind="offtarget", target="en"), 5, "en"),
         scored(record("steered", "zh", kind="offtarget", target="zh"), 1, "en"),
         scored(record("unsteered", "en", kind="crosslingual"), 4, "en"),
         scored(record("to_zh", "en", "zh", kind="crosslingual", target="zh"), 3, "zh"),
     ]
-    tables = steering_tables(steered, generated, LANGS)
+    tables = steering_tables(steered, generated, LANGS, UNCERTAINTY)
     off = tables["offtarget"]
+    off_ci = tables["offtarget_ci"].set_index(["metric", "condition", "language"])
+    assert off_ci.loc[("score", "steered", "zh"), "mean"] == 1 and off_ci.loc[("score", "normal", "zh"), "mean"] == 5
+    cross_ci = tables["crosslingual_ci"].set_index(["metric", "condition", "language"])
+    assert cross_ci.loc[("in_expected_language", "to_zh", "en"), "mean"] == 1  # answered in the target, zh
     assert off.loc["zh"].tolist() == [1.0, 0.0, 5.0, 1.0]  # accuracy and quality, normal (borrowed) vs steered
     (row,) = tables["crosslingual"].to_dict("records")
     assert row == {

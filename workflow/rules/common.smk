@@ -15,8 +15,11 @@ METHODS = config["selection"]["methods"]
 PPL_METHODS = ppl_methods(config)
 GEN_METHODS = config["generation"]["methods"]
 STEER_METHOD = config["steering"]["method"]
-STEER_OUTPUTS = ("steering_answers", "offtarget", "crosslingual") if STEER_METHOD else ()
+STEER_OUTPUTS = (
+    ("steering_answers", "offtarget", "crosslingual", "offtarget_ci", "crosslingual_ci") if STEER_METHOD else ()
+)
 
+GEN_OUTPUTS = ("answers", "quality", "language_accuracy", "quality_ci", "language_accuracy_ci")
 SHARDS = config["counting"]["shards"]
 # stability: the methods that select from statistics (random has no meaning, imported no statistics)
 STABILITY_METHODS = [m for m in METHODS if m in ("lape", "lap", "lave")]
@@ -164,7 +167,7 @@ def generation_targets():
         return []
     return [
         R.pattern(name, model=model, method=method)
-        for name in ("answers", "quality", "language_accuracy")
+        for name in GEN_OUTPUTS
         for model in MODELS
         for method in GEN_METHODS
     ] + [R.pattern(name, model=model) for name in STEER_OUTPUTS for model in MODELS]

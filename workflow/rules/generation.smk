@@ -85,6 +85,8 @@ rule judge:
         answers=expand(R.pattern("answers"), method=GEN_METHODS, allow_missing=True),
         quality=expand(R.pattern("quality"), method=GEN_METHODS, allow_missing=True),
         accuracy=expand(R.pattern("language_accuracy"), method=GEN_METHODS, allow_missing=True),
+        quality_ci=expand(R.pattern("quality_ci"), method=GEN_METHODS, allow_missing=True),
+        accuracy_ci=expand(R.pattern("language_accuracy_ci"), method=GEN_METHODS, allow_missing=True),
         steering=[R.pattern(name) for name in STEER_OUTPUTS],
     log:
         R.log("judge", "{model}"),
@@ -101,6 +103,7 @@ rule judge:
     params:
         model=model_cfg,
         judge=config["judge"],
+        uncertainty=config["uncertainty"],
         languages=LANGS,
         methods=GEN_METHODS,
         cache=R.pattern("judge_cache"),

@@ -1,7 +1,5 @@
-import sys
-
 from langneurons.io import read_jsonl, write_jsonl
-from langneurons.judge import JudgeError, make_judge
+from langneurons.judge import make_judge
 from langneurons.judging import ANSWER_FIELDS, generation_tables, judge_answers, steering_tables
 from langneurons.runlog import load_for_rule, start
 
@@ -12,23 +10,23 @@ steered = [r for path in snakemake.input.steered for r in read_jsonl(path, (*ANS
 
 lm = load_for_rule(snakemake, snakemake.input.model) if cfg["backend"] == "local" else None
 everything = [r for records in generated.values() for r in records] + steered
-try:
-    judge = make_judge(cfg, lm=lm, cache_dir=snakemake.params.cache)
-    judge_answers(everything, languages, judge, cfg["max_missing"])
-except JudgeError as err:  # one clear line, in the log and on the console; no traceback
-    log.error("%s", err)
-    print(f"judge: {err}", file=sys.__stderr__)
-    sys.exit(1)
+judge = make_judge(cfg, lm=lm, cache_dir=snakemake.params.cache)
+judge_answers(everything, languages, judge, cfg["max_missing"])  # a JudgeError ends the job in one line (runlog)
 
 outputs = snakemake.output
-for method, answers, quality, accuracy in zip(methods, outputs.answers, outputs.quality, outputs.accuracy):
-    write_jsonl(generated[method], answers)
-    tables = generation_tables(generated[method], languages)
-    tables["quality"].to_csv(quality, float_format="%.3f")
-    tables["accuracy"].to_csv(accuracy, float_format="%.3f")
+uncertainty = snakemake.params.uncertainty
+for k, method in enumerate(methods):
+    write_jsonl(generated[method], outputs.answers[k])
+    tables = generation_tables(generated[method], languages, uncertainty)
+    tables["quality"].to_csv(outputs.quality[k], float_format="%.3f")
+    tables["accuracy"].to_csv(outputs.accuracy[k], float_format="%.3f")
+    tables["quality_ci"].to_csv(outputs.quality_ci[k], index=False, float_format="%.3f")
+    tables["accuracy_ci"].to_csv(outputs.accuracy_ci[k], index=False, float_format="%.3f")
 if outputs.steering:
-    answers, offtarget, crosslingual = outputs.steering
+    answers, offtarget, crosslingual, offtarget_ci, crosslingual_ci = outputs.steering
     write_jsonl(steered, answers)
-    tables = steering_tables(steered, generated, languages)
+    tables = steering_tables(steered, generated, languages, uncertainty)
     tables["offtarget"].to_csv(offtarget, float_format="%.3f")
     tables["crosslingual"].to_csv(crosslingual, index=False, float_format="%.3f")
+    tables["offtarget_ci"].to_csv(offtarget_ci, index=False, float_format="%.3f")
+    tables["crosslingual_ci"].to_csv(crosslingual_ci, index=False, float_format="%.3f")
