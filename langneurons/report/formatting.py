@@ -58,6 +58,13 @@ def fmt_pct(x, signed: bool = True, digits: int = 2) -> str:
     return f"{v:+.{digits}f}%" if signed and v != 0 else f"{v:.{digits}f}%"
 
 
+def fmt_interval(lo, hi, fmt) -> str:
+    """A compact interval, ``[lo, hi]`` written with ``fmt`` (empty when there is none)."""
+    if _num(lo) is None or _num(hi) is None:
+        return ""
+    return f" [{fmt(lo)}, {fmt(hi)}]"
+
+
 def fmt_share(x, digits: int = 1) -> str:
     """A share in [0, 1] (or already in percent when above 1) as an unsigned percentage."""
     v = _num(x)

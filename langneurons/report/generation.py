@@ -9,6 +9,7 @@ from .formatting import (
     PROMPT_CHARS,
     cell,
     fmt_float,
+    fmt_interval,
     fmt_share,
     heat,
     label,
@@ -37,12 +38,17 @@ def build(run: Run) -> dict:
                 continue
             accuracy = run.csv("language_accuracy", index_col="condition", **where)
             answers = run.jsonl("answers", **where)
-            accuracy_table = None if accuracy is None else _condition_table(accuracy, run.langs, fmt_share, ORANGE)
+            accuracy_ci = _intervals(run.csv("language_accuracy_ci", columns=CI, **where))
+            quality_ci = _intervals(run.csv("quality_ci", columns=CI, **where))
+            accuracy_table = (
+                None if accuracy is None else _condition_table(accuracy, run.langs, fmt_share, ORANGE, accuracy_ci)
+            )
             block["methods"].append(
                 {
                     "method": method,
                     "label": label(method),
-                    "quality_table": _condition_table(quality, run.langs, _score, PURPLE),
+                    "quality_table": _condition_table(quality, run.langs, _score, PURPLE, quality_ci),
+                    "intervals": bool(quality_ci or accuracy_ci),
                     "accuracy_table": accuracy_table,
                     "accuracy_path": str(run.path("language_accuracy", **where)),
                     "samples": _samples(answers, run.langs) if answers else None,
@@ -65,6 +71,14 @@ def build(run: Run) -> dict:
     }
 
 
+CI = ("condition", "language", "lo", "hi")
+
+
+def _intervals(frame) -> dict:
+    """(condition, language) -> (lo, hi) from an interval file (``*.ci.csv``); empty when there is none."""
+    return {} if frame is None else {(r.condition, r.language): (r.lo, r.hi) for r in frame.itertuples()}
+
+
 def _score(value) -> str:
     return fmt_float(value, 2)
 
@@ -74,15 +88,22 @@ def _condition_order(frame: pd.DataFrame, langs: list[str]) -> list[str]:
     return first + [c for c in frame.index if c not in first]
 
 
-def _condition_table(frame: pd.DataFrame, langs: list[str], fmt, rgb) -> dict:
-    """Rows: nothing, random neurons and each language's neurons deactivated; columns: question language."""
+def _condition_table(frame: pd.DataFrame, langs: list[str], fmt, rgb, intervals: dict) -> dict:
+    """Rows: nothing, random neurons and each language's neurons deactivated; columns: question language.
+
+    Each mean is followed by its bootstrap interval over questions when ``intervals`` has one.
+    """
     qlangs = language_columns(frame, langs)
     values = frame[qlangs].to_numpy(dtype=float)
     vmax = float(pd.Series(values.ravel()).max()) if values.size else 0
     rows = [
         [cell(CONDITION_LABELS.get(cond, cond), "base" if cond == "normal" else "")]
         + [
-            num(fmt(frame.loc[cond, q]), "diag" if cond == q else "", style=heat(frame.loc[cond, q], vmax, rgb))
+            num(
+                fmt(frame.loc[cond, q]) + fmt_interval(*intervals.get((cond, q), (None, None)), fmt),
+                "diag" if cond == q else "",
+                style=heat(frame.loc[cond, q], vmax, rgb),
+            )
             for q in qlangs
         ]
         for cond in _condition_order(frame, langs)

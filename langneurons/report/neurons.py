@@ -34,6 +34,8 @@ def build(run: Run) -> dict:
             entry, per_language = _method_entry(run, name, method, counts)
             block["methods"].append(entry)
             totals.append((name, method, per_language, counts["total"].sum()))
+        block["stability_table"] = _stability_table(run, name, methods)
+        block["stability_fig"] = run.figure("stability_figure", model=name)
         block["imported_table"] = _imported_table(run, name)
         block["imported_path"] = str(run.path("imported_vs_lape", model=name))
         blocks.append(block)
@@ -42,7 +44,37 @@ def build(run: Run) -> dict:
         "models": blocks,
         "by_method": by_method(blocks, methods),
         "imported": any(b["imported_table"] for b in blocks),
+        "stability": any(b["stability_table"] for b in blocks),
     }
+
+
+STABILITY = ("language", "comparison", "fraction", "tokens", "jaccard")
+
+
+def _stability_table(run: Run, name: str, methods: list[str]) -> dict | None:
+    """Per method and language: Jaccard of the two halves' sets, and of each prefix's set with the full-data set."""
+    rows, fractions = [], None
+    for method in methods:
+        frame = run.csv("stability", columns=STABILITY, model=name, method=method)
+        if frame is None:
+            continue
+        prefix = frame[frame["comparison"] == "prefix"]
+        fractions = sorted(prefix["fraction"].unique())
+        for lang in ordered(frame["language"].unique(), run.langs):
+            half = frame[(frame["comparison"] == "split_half") & (frame["language"] == lang)]
+            mine = prefix[prefix["language"] == lang].set_index("fraction")
+            rows.append(
+                [method_cell(method), lang]
+                + [num(fmt_float(half["jaccard"].iloc[0], 2) if len(half) else "–")]
+                + [num(fmt_float(mine.loc[f, "jaccard"], 2) if f in mine.index else "–") for f in fractions]
+                + [num(fmt_int(half["tokens"].iloc[0]) if len(half) else "–")]
+            )
+    if not rows:
+        return None
+    head = ["Method", "Language", "Split-half Jaccard"]
+    head += [f"{fmt_pct(f, signed=False, digits=1)} of the data vs all" for f in fractions]
+    head += ["Tokens per half"]
+    return table(head, rows)
 
 
 def _all_neurons(run: Run, model: str) -> int | None:

@@ -8,6 +8,7 @@ from .formatting import (
     by_method,
     cell,
     fmt_float,
+    fmt_interval,
     fmt_pct,
     fmt_ppl,
     heat,
@@ -22,12 +23,17 @@ from .reading import RERUN, Run
 SPECIFICITY = ("own_increase", "max_other_increase", "mean_other_increase", "own_is_largest", "ratio")
 
 
+NULL = ("method", "deactivated", "own_increase", "null_mean", "null_max", "z", "p_value", "beats_null", "draws")
+CI = ("deactivated", "evaluated", "relative", "lo", "hi")
+
+
 def build(run: Run) -> dict:
     blocks, entries = [], []
     for name in run.models:
         block = {"model": name, "methods": [], "missing": {}}
+        null = run.csv("ppl_null", columns=NULL, model=name)
         for method in run.ppl_methods:
-            entry = _method_entry(run, name, method)
+            entry = _method_entry(run, name, method, None if null is None else null[null["method"] == method])
             if isinstance(entry, str):
                 block["missing"][method] = entry
                 continue
@@ -41,10 +47,16 @@ def build(run: Run) -> dict:
     }
 
 
-def _method_entry(run: Run, name: str, method: str) -> dict | str:
-    """The tables and figure of one method, or the path of the first missing file."""
+def _method_entry(run: Run, name: str, method: str, null) -> dict | str:
+    """The tables and figure of one method, or the path of the first missing file.
+
+    ``null``: the method's rows of the random null (``ppl/null.csv``), None when it was not computed.
+    """
     where = {"model": name, "method": method}
     ppl = run.csv("ppl", index_col="deactivated", **where)
+    ci = run.csv("ppl_ci", columns=CI, **where)
+    intervals = {} if ci is None else {(r.deactivated, r.evaluated): (r.lo, r.hi) for r in ci.itertuples()}
+    null = None if null is None or null.empty else null.set_index("deactivated")
     spec = run.csv("ppl_specificity", columns=SPECIFICITY, index_col="deactivated", **where)
     for found, result in ((ppl, "ppl"), (spec, "ppl_specificity")):
         if found is None:
@@ -58,8 +70,11 @@ def _method_entry(run: Run, name: str, method: str) -> dict | str:
     return {
         "method": method,
         "label": label(method),
-        "ppl_table": _ppl_table(run, ppl),
-        "spec_table": _spec_table(spec),
+        "ppl_table": _ppl_table(run, ppl, intervals),
+        "spec_table": _spec_table(spec, null),
+        "beats_null": None if null is None else [str(off) for off, r in null.iterrows() if r["beats_null"]],
+        "null_draws": None if null is None else int(null["draws"].max()),
+        "intervals": bool(intervals),
         "model": name,
         "own": own,  # the languages whose own perplexity rises most
         "n": len(spec),
@@ -70,8 +85,9 @@ def _method_entry(run: Run, name: str, method: str) -> dict | str:
     }
 
 
-def _ppl_table(run: Run, ppl) -> dict:
-    """Perplexity with nothing and with each language's neurons deactivated, the relative change in parentheses."""
+def _ppl_table(run: Run, ppl, intervals: dict) -> dict:
+    """Perplexity with nothing and with each language's neurons deactivated, the relative change in parentheses
+    with its bootstrap interval (``intervals[(deactivated, evaluated)] = (lo, hi)``) when there is one."""
     langs = language_columns(ppl, run.langs)
     rel = relative_matrix(ppl[langs])
     vmax = max(float(rel.to_numpy().max()), 1e-12) if rel.size else 0
@@ -81,7 +97,8 @@ def _ppl_table(run: Run, ppl) -> dict:
             [off]
             + [
                 num(
-                    f"{fmt_ppl(ppl.loc[off, lang])} ({fmt_pct(rel.loc[off, lang])})",
+                    f"{fmt_ppl(ppl.loc[off, lang])} ({fmt_pct(rel.loc[off, lang])}"
+                    f"{fmt_interval(*intervals.get((off, lang), (None, None)), _pct1)})",
                     "diag" if off == lang else "",
                     style=heat(rel.loc[off, lang], vmax),
                 )
@@ -91,9 +108,15 @@ def _ppl_table(run: Run, ppl) -> dict:
     return table(["Deactivated ↓ / evaluated →"] + langs, rows, kind="wide")
 
 
-def _spec_table(spec) -> dict:
-    rows = [
-        [
+def _pct1(x) -> str:
+    return fmt_pct(x, digits=1)
+
+
+def _spec_table(spec, null) -> dict:
+    """Specificity per deactivated language; with the random null, where the own increase falls against it."""
+    rows = []
+    for off, r in spec.iterrows():
+        row = [
             off,
             num(fmt_pct(r["own_increase"]), "diag"),
             num(fmt_pct(r["max_other_increase"])),
@@ -101,9 +124,19 @@ def _spec_table(spec) -> dict:
             cell("✓ yes" if r["own_is_largest"] else "✗ no", "center", "good" if r["own_is_largest"] else "bad"),
             num(fmt_float(r["ratio"], 2)),
         ]
-        for off, r in spec.iterrows()
-    ]
+        if null is not None:
+            n = null.loc[off] if off in null.index else None
+            beats = n is not None and bool(n["beats_null"])
+            row += [
+                num("–" if n is None else f"{fmt_pct(n['null_mean'], digits=1)} / {fmt_pct(n['null_max'], digits=1)}"),
+                num("–" if n is None else fmt_float(n["z"], 1)),
+                num("–" if n is None else fmt_float(n["p_value"], 3)),
+                cell("✓ above all" if beats else "≈ not distinguishable", "center", "good" if beats else "bad"),
+            ]
+        rows.append(row)
     head = ["Deactivated", "Own increase", "Max other increase", "Mean other increase", "Own hit hardest", "Ratio"]
+    if null is not None:
+        head += ["Random null: mean / max", "z", "p", "Against the random null"]
     return table(head, rows)
 
 
@@ -122,7 +155,9 @@ def _comparison(run: Run, entries: list[dict]) -> dict:
                 num(fmt_pct(e["mean_own"]), lape),
                 num(fmt_pct(e["mean_other"]), lape),
                 num(fmt_float(e["mean_ratio"], 2), lape),
+                num("–" if e["beats_null"] is None else f"{len(e['beats_null'])} / {e['n']}", lape),
             ]
         )
     head = ["Method", "Own language hit hardest", "Languages", "Mean own increase", "Mean other increase", "Mean ratio"]
+    head += ["Own increase above every random draw"]
     return table((["Model"] if multi else []) + head, rows)

@@ -10,6 +10,7 @@ from .formatting import (
     PROMPT_CHARS,
     cell,
     fmt_float,
+    fmt_interval,
     fmt_share,
     heat,
     language_columns,
@@ -42,6 +43,7 @@ def build(run: Run) -> dict:
     blocks = []
     for name in run.models:
         off = run.csv("offtarget", index_col=0, model=name)
+        off_ci = run.csv("offtarget_ci", columns=CI, model=name)
         cross = run.csv("crosslingual", model=name)
         answers = run.jsonl("steering_answers", model=name)
         files = {"offtarget": off, "crosslingual": cross, "steering_answers": answers}
@@ -49,7 +51,7 @@ def build(run: Run) -> dict:
         blocks.append(
             {
                 "model": name,
-                "offtarget_table": None if off is None else _offtarget_table(off, run.langs),
+                "offtarget_table": None if off is None else _offtarget_table(off, run.langs, off_ci),
                 "offtarget_path": str(run.path("offtarget", model=name)),
                 "crosslingual_tables": [] if cross is None else _crosslingual_tables(run, name, cross),
                 "crosslingual_path": str(run.path("crosslingual", model=name)),
@@ -64,14 +66,30 @@ def build(run: Run) -> dict:
     }
 
 
-def _offtarget_table(off: pd.DataFrame, langs: list[str]) -> dict:
-    """Per question language: share of answers in that language and judge score, normally and steered."""
+CI = ("metric", "condition", "language", "lo", "hi")
+# off-target table column -> (metric, condition) of its interval in offtarget.ci.csv
+OFFTARGET_CI = {
+    "accuracy_normal": ("in_expected_language", "normal"),
+    "accuracy_steered": ("in_expected_language", "steered"),
+    "quality_normal": ("score", "normal"),
+    "quality_steered": ("score", "steered"),
+}
+
+
+def _offtarget_table(off: pd.DataFrame, langs: list[str], ci) -> dict:
+    """Per question language: share of answers in that language and judge score, normally and steered,
+    each with its bootstrap interval over questions when ``ci`` (offtarget.ci.csv) has one."""
     cols = [c for c in OFFTARGET_LABELS if c in off.columns] + [c for c in off.columns if c not in OFFTARGET_LABELS]
+    bounds = {} if ci is None else {(r.metric, r.condition, r.language): (r.lo, r.hi) for r in ci.itertuples()}
 
     def fmt(col, value):
         return fmt_share(value) if col.startswith("accuracy") else fmt_float(value, 2)
 
-    rows = [[lang] + [num(fmt(c, off.loc[lang, c])) for c in cols] for lang in ordered(off.index, langs)]
+    def text(col, lang):
+        lo_hi = bounds.get((*OFFTARGET_CI.get(col, ("", "")), lang), (None, None))
+        return fmt(col, off.loc[lang, col]) + fmt_interval(*lo_hi, lambda v: fmt(col, v))
+
+    rows = [[lang] + [num(text(c, lang)) for c in cols] for lang in ordered(off.index, langs)]
     rows.append([cell("mean", "total")] + [num(fmt(c, off[c].astype(float).mean()), "total") for c in cols])
     return table(["Question language"] + [OFFTARGET_LABELS.get(c, c.replace("_", " ")) for c in cols], rows)
 

@@ -177,7 +177,13 @@ def test_report_has_every_configured_section(smoke_run):
     states = re.findall(r"<td[^>]*>(.*?)</td>", overview)
     assert states == ["done"] * (len(SECTIONS) - 1)  # one model: each result section done
     methods = cfg["selection"]["methods"]
-    assert page.count("<img ") == 3 * len(methods) + 1  # layers, overlap and PPL per method, and SES
+    stability = 1 if {"lape", "lap", "lave"} & set(methods) else 0
+    assert page.count("<img ") == 3 * len(methods) + 1 + stability  # layers, overlap, PPL per method; SES; stability
+    # uncertainty: the stability subsection, the random null, intervals in the PPL, generation and steering tables
+    assert "How stable are these neurons?" in sections["neurons"] and "Split-half Jaccard" in sections["neurons"]
+    assert "Against the random null" in sections["ppl"] and "above every random draw" in sections["ppl"]
+    for key in ("ppl", "generation", "steering"):
+        assert re.search(r"<td[^>]*>[^<]*\[[^<]*, [^<]*\][^<]*</td>", sections[key]), f"no interval in {key}"
 
 
 def test_uncertainty_outputs(smoke_run):
