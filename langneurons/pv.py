@@ -133,13 +133,14 @@ def answer_loss(lm: LoadedModel, batch: Batch) -> torch.Tensor:
     return F.cross_entropy(logits, targets[keep].to(logits.device))
 
 
-def tune(lm: LoadedModel, batches: list[Batch], lr: float, optimizer: str = "sgd", seed: int = 0) -> dict:
+def tune(lm: LoadedModel, batches: list[Batch], lr: float, optimizer: str = "sgd") -> dict:
     """Tune the neurons' parameters of ``lm`` on ``batches`` (one step each), in place.
 
     Returns ``variation`` [layers, d_ff] (relative L2 change of each neuron's
-    parameters) and the loss of every step. The model keeps the tuned weights.
+    parameters) and the loss of every step (the loss before that step's update).
+    The model keeps the tuned weights. It stays in eval mode (no dropout), so
+    the result depends only on the weights and the batches.
     """
-    torch.manual_seed(seed)
     for p in lm.model.parameters():
         p.requires_grad_(False)
     entries = lm.adapter.neuron_parameters(lm.model)
@@ -156,14 +157,14 @@ def tune(lm: LoadedModel, batches: list[Batch], lr: float, optimizer: str = "sgd
     try:
         for batch in batches:
             loss = answer_loss(lm, batch)
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
             losses.append(loss.item())
             if not math.isfinite(losses[-1]):
                 raise FloatingPointError(
                     f"PV tuning diverged at step {len(losses)} (loss {losses[-1]}): lower selection.pv.lr"
                 )
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
             log.info("step %d/%d: loss %.4f", len(losses), len(batches), losses[-1])
         variation = neuron_variation(entries, [[c.delta.detach() for c in layer] for layer in changes])
     finally:

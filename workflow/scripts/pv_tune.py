@@ -10,7 +10,7 @@ lm = load_for_rule(snakemake, snakemake.input.model)
 examples = read_jsonl(snakemake.input.examples)
 batches = make_batches(examples, lm.tokenizer, cfg["seq_len"], cfg["batch_size"], cfg["steps"], cfg["seed"])
 t0 = time.time()
-result = tune(lm, batches, cfg["lr"], cfg["optimizer"], cfg["seed"])
+result = tune(lm, batches, cfg["lr"], cfg["optimizer"])
 seconds = time.time() - t0
 trained = sum(int((b.labels != -100).sum()) for b in batches)
 save_variation(result, snakemake.output[0], language=snakemake.wildcards.lang, answer_tokens=trained, seconds=seconds)
