@@ -27,6 +27,7 @@ if config["judge"]["backend"] == "openai":
 
 
 SHARDS = config["counting"]["shards"]
+PV = config["selection"]["pv"]
 GPU_THREADS = 8
 
 
@@ -101,6 +102,19 @@ def shard_stats(wildcards):
 
 def language_stats(wildcards):
     return expand("{results}/{model}/stats/{lang}.pt", results=RESULTS, model=wildcards.model, lang=LANGS)
+
+
+def instruction_source():
+    """The settings that decide which examples are written (valid_topics: which bundled topics stay out)."""
+    keys = ("source", "examples", "seed") + (("dataset",) if PV["source"] == "dataset" else ())
+    settings = {k: PV[k] for k in keys}
+    if PV["source"] == "bundled":
+        settings["valid_topics"] = config["corpus"]["valid_topics"]
+    return settings
+
+
+def pv_variations(wildcards):
+    return expand("{results}/{model}/pv/{lang}.pt", results=RESULTS, model=wildcards.model, lang=LANGS)
 
 
 def gpus(wildcards):

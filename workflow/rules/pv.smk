@@ -2,21 +2,6 @@
 # language, one tuning job per model and language (parallel on a cluster), then the
 # selection over all languages' variations (docs/pv.md).
 
-PV = config["selection"]["pv"]
-
-
-def instruction_source():
-    """The settings that decide which examples are written (valid_topics: which bundled topics stay out)."""
-    keys = ("source", "examples", "seed") + (("dataset",) if PV["source"] == "dataset" else ())
-    settings = {k: PV[k] for k in keys}
-    if PV["source"] == "bundled":
-        settings["valid_topics"] = config["corpus"]["valid_topics"]
-    return settings
-
-
-def pv_variations(wildcards):
-    return expand("{results}/{model}/pv/{lang}.pt", results=RESULTS, model=wildcards.model, lang=LANGS)
-
 
 localrules:
     instructions,
