@@ -16,6 +16,7 @@ RESULT_PATTERNS = {
     "corpus": "corpus/{lang}.{split}.jsonl",
     "wikipedia_corpus": "{model}/corpus/{lang}.{split}.jsonl",  # Wikipedia: budgets in the model's tokens
     "questions": "questions/{lang}.jsonl",
+    "instructions": "instructions/{lang}.jsonl",
     "tokens": "{model}/tokens/{lang}.{split}.pt",
     # activation statistics
     "shard_stats": "{model}/stats/shards/{lang}.{shard}.pt",
@@ -27,6 +28,7 @@ RESULT_PATTERNS = {
     "neuron_overlap": "{model}/neurons/{method}.overlap.csv",
     "neuron_jaccard": "{model}/neurons/{method}.jaccard.csv",
     "imported_vs_lape": "{model}/neurons/imported_vs_lape.csv",
+    "pv_variation": "{model}/pv/{lang}.pt",
     "stability": "{model}/neurons/{method}.stability.csv",
     # perplexity under deactivation
     "ppl": "{model}/ppl/{method}.csv",

@@ -1,4 +1,4 @@
-"""Neuron selection: LAPE (the paper's method) and the baselines LAP, LAVE, random.
+"""Neuron selection: LAPE (the paper's method) and the baselines LAP, LAVE, PV, random.
 
 All methods return ``neurons[lang][layer]`` = sorted LongTensor of neuron
 indices, languages in config order: the format of the authors' released
@@ -16,6 +16,13 @@ LAPE follows the authors' ``identify.py`` exactly:
      languages, e.g. zh and ja).
 Ties in entropy are broken by position (stable sort), where the authors' topk
 leaves the order unspecified.
+
+The baselines (the paper's Section 3.3): LAP keeps, per language, every neuron
+whose activation probability exceeds a threshold (0.95), whatever count that
+gives (``lap_budget`` instead takes LAPE's count per language, the highest
+probabilities first); LAVE runs LAPE's procedure on mean activation values; PV
+runs it on inverse parameter variations (see ``pv`` and docs/pv.md); random
+draws LAPE's count per language and layer.
 """
 
 from __future__ import annotations
@@ -86,14 +93,48 @@ def lave(means: torch.Tensor, **rates) -> Neurons:
     return entropy_select(means.clamp(min=0), **rates)
 
 
-def lap(probs: torch.Tensor, budget: list[int]) -> Neurons:
-    """Per language, the ``budget[k]`` neurons with the highest activation probability."""
+def lap(probs: torch.Tensor, threshold: float) -> Neurons:
+    """The paper's LAP: per language, every neuron whose activation probability is above ``threshold``."""
+    layers, d_ff, n_langs = probs.shape
+    return [
+        _split_by_layer((probs[..., k].flatten() > threshold).nonzero().flatten(), layers, d_ff) for k in range(n_langs)
+    ]
+
+
+def lap_budget(probs: torch.Tensor, budget: list[int]) -> Neurons:
+    """LAP matched to a budget: per language, the ``budget[k]`` neurons with the highest activation probability."""
     layers, d_ff, n_langs = probs.shape
     out = []
     for k in range(n_langs):
         top = torch.sort(probs[..., k].flatten(), descending=True, stable=True).indices[: budget[k]]
         out.append(_split_by_layer(top, layers, d_ff))
     return out
+
+
+def pv(variation: torch.Tensor, **rates) -> Neurons:
+    """Parameter variation: LAPE's procedure on inverse variations [layers, d_ff, langs] (docs/pv.md).
+
+    ``variation[l, j, k]`` is how much neuron (l, j) changed when the model was
+    tuned on language k (``langneurons.pv``). Each language's variations are
+    first divided by their median over all neurons: how much one tuning run
+    moves the model overall (its loss, its answers' length) says nothing about
+    single neurons. A neuron specific to k then changes little on k and much on
+    the others, so its inverse variation concentrates on k: low entropy. Filter
+    and assignment are LAPE's quantile rules on the inverse variations, i.e. a
+    neuron is assigned to k when its variation on k is among the smallest
+    ``1 - activation_bar_ratio`` of all (normalised) variations.
+    """
+    if (variation < 0).any():
+        raise ValueError("parameter variations must be non-negative")
+    variation = variation.double()
+    typical = variation.flatten(0, 1).median(dim=0).values
+    if (typical <= 0).any():
+        k = int((typical <= 0).nonzero()[0]) + 1
+        raise ValueError(
+            f"the tuning run of language {k} (config order) left most neurons unchanged: raise selection.pv.steps or lr"
+        )
+    # an unchanged neuron (variation 0) gets a huge finite score, not inf (inf / inf would be NaN)
+    return entropy_select(1 / (variation / typical).clamp(min=1e-100), **rates)
 
 
 def random_like(reference: Neurons, d_ff: int, seed: int = 0) -> Neurons:
@@ -108,18 +149,25 @@ def totals(neurons: Neurons) -> list[int]:
     return [sum(len(idx) for idx in per_layer) for per_layer in neurons]
 
 
+def rates_of(cfg: dict) -> dict:
+    """LAPE's three rates from the ``selection`` config (shared by LAPE, LAVE and PV)."""
+    return {k: cfg[k] for k in ("top_rate", "filter_rate", "activation_bar_ratio")}
+
+
 def select(method: str, probs: torch.Tensor, means: torch.Tensor | None, cfg: dict) -> Neurons:
-    """Run one selection method with the thresholds of the ``selection`` config."""
-    rates = {k: cfg[k] for k in ("top_rate", "filter_rate", "activation_bar_ratio")}
+    """Run one statistics-based method with the thresholds of the ``selection`` config (PV: see ``pv``)."""
+    rates = rates_of(cfg)
     if method == "lape":
         return lape(probs, **rates)
+    if method == "lap":
+        return lap(probs, cfg["lap"]["threshold"])
     if method == "lave":
         if means is None:
             raise ValueError("LAVE needs activation sums: these statistics files have only counts")
         return lave(means, **rates)
-    reference = lape(probs, **rates)  # LAP and random take LAPE's budget
-    if method == "lap":
-        return lap(probs, totals(reference))
+    reference = lape(probs, **rates)  # lap_budget and random take LAPE's budget
+    if method == "lap_budget":
+        return lap_budget(probs, totals(reference))
     if method == "random":
         return random_like(reference, probs.shape[1], cfg["seed"])
-    raise ValueError(f"selection method '{method}' is not one of lape, lap, lave, random")
+    raise ValueError(f"selection method '{method}' is not one of lape, lap, lap_budget, lave, random")

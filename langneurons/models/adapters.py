@@ -25,7 +25,12 @@ class Adapter:
                 neuron activation, shape [batch, pos, d_ff] (OPT: [batch * pos, d_ff]).
     d_ff:       number of neurons per layer, read from the model config.
     gated:      gated MLP (activation multiplies an up projection) or plain.
+    mlp_in:     dotted paths from one block to the projections *into* the neurons
+                (gate and up; plain MLPs: the first projection).
+    mlp_out:    dotted path from one block to the projection *out of* the neurons.
     softcap:    the model applies ``final_logit_softcapping`` to its logits.
+    conv1d:     the projections are GPT-2 ``Conv1D`` modules, whose weight is
+                stored transposed ([in, out] instead of nn.Linear's [out, in]).
     """
 
     architecture: str
@@ -33,7 +38,10 @@ class Adapter:
     activation: str
     d_ff: Callable[[object], int]
     gated: bool
+    mlp_in: tuple[str, ...]
+    mlp_out: str
     softcap: bool = False
+    conv1d: bool = False
 
     def blocks(self, model: nn.Module) -> list[nn.Module]:
         return list(_get(model, self.layers))
@@ -46,6 +54,26 @@ class Adapter:
                 "between layers, so a hook cannot tell layers apart"
             )
         return modules
+
+    def neuron_parameters(self, model: nn.Module) -> list[list[tuple[nn.Module, str, int]]]:
+        """Per layer, the parameters made of per-neuron slices: (module, parameter name, neuron axis).
+
+        Neuron j owns row j of each input projection's weight (and entry j of its
+        bias) and column j of the output projection's weight. The output bias is
+        shared by all neurons, so it is not listed.
+        """
+        in_axis, out_axis = (1, 0) if self.conv1d else (0, 1)
+        layers = []
+        for block in self.blocks(model):
+            entries = []
+            for path in self.mlp_in:
+                module = _get(block, path)
+                entries.append((module, "weight", in_axis))
+                if getattr(module, "bias", None) is not None:
+                    entries.append((module, "bias", 0))
+            entries.append((_get(block, self.mlp_out), "weight", out_axis))
+            layers.append(entries)
+        return layers
 
     def num_neurons(self, model: nn.Module) -> int:
         return int(self.d_ff(model.config))
@@ -82,7 +110,16 @@ def _opt_ffn(config) -> int:
 
 
 def _gated(arch: str, softcap: bool = False) -> Adapter:
-    return Adapter(arch, "model.layers", "mlp.act_fn", _intermediate, gated=True, softcap=softcap)
+    return Adapter(
+        arch,
+        "model.layers",
+        "mlp.act_fn",
+        _intermediate,
+        gated=True,
+        mlp_in=("mlp.gate_proj", "mlp.up_proj"),
+        mlp_out="mlp.down_proj",
+        softcap=softcap,
+    )
 
 
 ADAPTERS: dict[str, Adapter] = {
@@ -95,10 +132,43 @@ ADAPTERS: dict[str, Adapter] = {
         _gated("GemmaForCausalLM"),
         _gated("Gemma2ForCausalLM", softcap=True),
         _gated("Gemma3ForCausalLM", softcap=True),
-        Adapter("BloomForCausalLM", "transformer.h", "mlp.gelu_impl", _four_times_hidden, gated=False),
-        Adapter("OPTForCausalLM", "model.decoder.layers", "activation_fn", _opt_ffn, gated=False),
-        Adapter("GPT2LMHeadModel", "transformer.h", "mlp.act", _gpt2_inner, gated=False),
-        Adapter("PhiForCausalLM", "model.layers", "mlp.activation_fn", _intermediate, gated=False),
+        Adapter(
+            "BloomForCausalLM",
+            "transformer.h",
+            "mlp.gelu_impl",
+            _four_times_hidden,
+            gated=False,
+            mlp_in=("mlp.dense_h_to_4h",),
+            mlp_out="mlp.dense_4h_to_h",
+        ),
+        Adapter(
+            "OPTForCausalLM",
+            "model.decoder.layers",
+            "activation_fn",
+            _opt_ffn,
+            gated=False,
+            mlp_in=("fc1",),
+            mlp_out="fc2",
+        ),
+        Adapter(
+            "GPT2LMHeadModel",
+            "transformer.h",
+            "mlp.act",
+            _gpt2_inner,
+            gated=False,
+            mlp_in=("mlp.c_fc",),
+            mlp_out="mlp.c_proj",
+            conv1d=True,
+        ),
+        Adapter(
+            "PhiForCausalLM",
+            "model.layers",
+            "mlp.activation_fn",
+            _intermediate,
+            gated=False,
+            mlp_in=("mlp.fc1",),
+            mlp_out="mlp.fc2",
+        ),
     ]
 }
 

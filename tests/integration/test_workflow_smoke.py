@@ -76,6 +76,9 @@ def test_every_rule_logged_and_benchmarked(smoke_run):
         "count_activations",
         "merge_stats",
         "select_neurons",
+        "instructions",
+        "pv_tune",
+        "pv_select",
         "perplexity",
         "ses",
         "model_figures",
@@ -90,6 +93,7 @@ def test_every_rule_logged_and_benchmarked(smoke_run):
     stages = {s["stage"]: s for s in stage_times(results.parent, list(cfg["models"]), skip=())}
     assert expected | {"report"} <= set(stages)
     assert stages["count_activations"]["jobs"] == len(cfg["languages"]) * cfg["counting"]["shards"]
+    assert stages["pv_tune"]["jobs"] == len(cfg["languages"])
     assert all(s["job_seconds"] > 0 and s["peak_mb"] < 8192 for s in stages.values())
     assert all(stages[rule]["peak_mb"] > 100 for rule in ("count_activations", "perplexity", "generate"))  # torch
 

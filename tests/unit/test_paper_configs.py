@@ -1,5 +1,5 @@
-"""The paper configs hold the authors' settings and plan offline (dry run): per-shard GPU counting jobs for
-every language, SES on the mvicuna questions."""
+"""The paper configs hold the authors' settings and plan offline (dry run): per-shard GPU counting jobs and a PV
+tuning job for every language, SES on the mvicuna questions."""
 
 import os
 import re
@@ -32,6 +32,7 @@ def test_paper_config_dry_runs_offline(path):
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
     shards, langs = cfg["counting"]["shards"], len(cfg["languages"])
     assert int(jobs["count_activations"]) == shards * langs
+    assert int(jobs["pv_tune"]) == langs and "pv" in cfg["selection"]["methods"]  # one fine-tuning job per language
     model = next(iter(cfg["models"].values()))
     assert model["source"] == "hf" and model["dtype"] == "bfloat16"
     if "70b" in path.stem:

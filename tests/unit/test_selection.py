@@ -5,7 +5,18 @@ import math
 import pytest
 import torch
 
-from langneurons.selection import entropy_select, kth_smallest, lap, lape, lave, random_like, select, totals
+from langneurons.selection import (
+    entropy_select,
+    kth_smallest,
+    lap,
+    lap_budget,
+    lape,
+    lave,
+    pv,
+    random_like,
+    select,
+    totals,
+)
 
 # p[layer, neuron, lang] for 2 layers x 5 neurons x 3 languages (30 values)
 P = torch.tensor(
@@ -92,9 +103,60 @@ def test_lave_clamps_negative_means():
         entropy_select(-P)
 
 
-def test_lap_takes_highest_probabilities_per_language():
-    got = lap(P, budget=[1, 2, 1])
+def test_lap_keeps_every_neuron_above_the_threshold():
+    # the paper's LAP: p > threshold per language, whatever count that gives
+    got = lap(P, threshold=0.55)
+    assert as_lists(got) == [
+        [[0], []],  # lang0: L0n0 (0.90)
+        [[], [0]],  # lang1: L1n0 (0.70)
+        [[], [0, 2, 3]],  # lang2: L1n0 (0.60), L1n2 (0.80), L1n3 (0.58)
+    ]
+    # "exceeds" is strict: 0.58 is not above 0.58
+    assert as_lists(lap(P, threshold=0.58))[2] == [[], [0, 2]]
+    # a neuron above the threshold in every language belongs to every language
+    assert as_lists(lap(P, threshold=0.5)) == [[[0], [3]], [[], [0, 3]], [[], [0, 2, 3]]]
+    assert totals(lap(P, threshold=0.95)) == [0, 0, 0]
+
+
+def test_lap_budget_takes_highest_probabilities_per_language():
+    got = lap_budget(P, budget=[1, 2, 1])
     assert as_lists(got) == [[[0], []], [[], [0, 3]], [[], [2]]]
+
+
+# variation[layer, neuron, lang]: how much each neuron changed when tuned on each language
+# (every language's median variation is 1, so the per-language normalisation leaves V as it is)
+V = torch.tensor(
+    [
+        [
+            [0.01, 1.0, 1.0],  # L0 n0: barely changes on lang0 only -> lang0
+            [1.0, 1.0, 1.0],  # L0 n1: same everywhere -> never specific
+            [0.0, 0.5, 0.5],  # L0 n2: unchanged on lang0 -> the most specific of all (no inf / NaN)
+            [1.0, 1.0, 1.0],
+        ],
+        [
+            [1.0, 0.02, 0.02],  # L1 n0: shared by lang1 and lang2
+            [2.0, 2.0, 0.05],  # L1 n1: lang2
+            [0.5, 0.6, 1.5],  # L1 n2: 1/v never above the filter value
+            [1.0, 1.0, 1.0],
+        ],
+    ]
+)
+
+
+def test_pv_selects_neurons_that_change_little_on_one_language():
+    # scores 1/v, largest first: inf, 100, 50, 50, 20, [2], 2, 2, 1.67, 1 (x12), ... -> with filter_rate 0.75
+    # (18th smallest of 24 = 7th largest) filter value and bar are 2: L0n1, L0n3, L1n2, L1n3 drop out.
+    # entropies: L0n2 ~ 0 < L0n0 0.11 < L1n1 0.22 < L1n0 0.74 (shared)
+    rates = dict(filter_rate=0.75, activation_bar_ratio=0.75)
+    assert as_lists(pv(V, top_rate=3 / 8, **rates)) == [[[0, 2], []], [[], []], [[], [1]]]
+    assert as_lists(pv(V, top_rate=4 / 8, **rates)) == [[[0, 2], []], [[], [0]], [[], [0, 1]]]
+    # a tuning run that moves everything more (a larger learning rate, a harder language) changes nothing
+    scaled = V * torch.tensor([30.0, 0.2, 1.0])
+    assert as_lists(pv(scaled, top_rate=4 / 8, **rates)) == as_lists(pv(V, top_rate=4 / 8, **rates))
+    with pytest.raises(ValueError, match="non-negative"):
+        pv(-V)
+    with pytest.raises(ValueError, match="language 2 .* left most neurons unchanged"):
+        pv(V * torch.tensor([1.0, 0.0, 1.0]))
 
 
 def test_random_keeps_per_layer_counts_and_is_seeded():
@@ -106,9 +168,10 @@ def test_random_keeps_per_layer_counts_and_is_seeded():
 
 
 def test_select_dispatch_and_errors():
-    cfg = {"top_rate": 0.3, "filter_rate": 0.8, "activation_bar_ratio": 0.8, "seed": 0}
-    assert totals(select("lap", P, None, cfg)) == totals(select("lape", P, None, cfg))
+    cfg = {"top_rate": 0.3, "filter_rate": 0.8, "activation_bar_ratio": 0.8, "seed": 0, "lap": {"threshold": 0.55}}
+    assert totals(select("lap_budget", P, None, cfg)) == totals(select("lape", P, None, cfg))
+    assert as_lists(select("lap", P, None, cfg)) == as_lists(lap(P, 0.55))
     with pytest.raises(ValueError, match="LAVE needs activation sums"):
         select("lave", P, None, cfg)
     with pytest.raises(ValueError, match="not one of"):
-        select("pv", P, None, cfg)
+        select("pv", P, None, cfg)  # PV needs the tuning runs, not activation statistics

@@ -22,8 +22,9 @@ STEER_OUTPUTS = (
 GEN_OUTPUTS = ("answers", "quality", "language_accuracy", "quality_ci", "language_accuracy_ci")
 SHARDS = config["counting"]["shards"]
 # stability: the methods that select from statistics (random has no meaning, imported no statistics)
-STABILITY_METHODS = [m for m in METHODS if m in ("lape", "lap", "lave")]
+STABILITY_METHODS = [m for m in METHODS if m in ("lape", "lap", "lap_budget", "lave")]
 NULL_DRAWS = config["uncertainty"]["null_draws"] if PPL_METHODS else 0
+PV = config["selection"]["pv"]
 GPU_THREADS = 8
 
 
@@ -99,6 +100,19 @@ def part_stats(wildcards):
 
 def language_stats(wildcards):
     return per_model("stats", wildcards, lang=LANGS)
+
+
+def instruction_source():
+    """The settings that decide which examples are written (valid_topics: which bundled topics stay out)."""
+    keys = ("source", "examples", "seed") + (("dataset",) if PV["source"] == "dataset" else ())
+    settings = {k: PV[k] for k in keys}
+    if PV["source"] == "bundled":
+        settings["valid_topics"] = config["corpus"]["valid_topics"]
+    return settings
+
+
+def pv_variations(wildcards):
+    return per_model("pv_variation", wildcards, lang=LANGS)
 
 
 def gpus(wildcards):

@@ -1,5 +1,5 @@
 rule select_neurons:
-    """Language-specific neurons by one method (lape, lap, lave, random)."""
+    """Language-specific neurons by one statistics-based method (lape, lap, lap_budget, lave, random)."""
     input:
         language_stats,
     output:
@@ -12,11 +12,12 @@ rule select_neurons:
     benchmark:
         R.benchmark("select_neurons", "{model}/{method}")
     wildcard_constraints:
-        method="lape|lap|lave|random",
+        method="lape|lap|lap_budget|lave|random",
     conda:
         "../../envs/langneurons.yaml"
     params:
-        selection=config["selection"],
+        # only what these methods read: other methods' settings must not rerun them
+        selection={k: v for k, v in config["selection"].items() if k not in ("methods", "pv", "imported")},
         languages=LANGS,
     script:
         "../scripts/select_neurons.py"
