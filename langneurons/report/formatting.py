@@ -10,7 +10,15 @@ from __future__ import annotations
 import math
 import re
 
-METHOD_LABELS = {"lape": "LAPE", "lap": "LAP", "lave": "LAVE", "random": "Random", "imported": "Imported"}
+METHOD_LABELS = {
+    "lape": "LAPE",
+    "lap": "LAP",
+    "lap_budget": "LAP (LAPE's budget)",
+    "lave": "LAVE",
+    "pv": "PV",
+    "random": "Random",
+    "imported": "Imported",
+}
 NOT_RUN = "not configured / not run"
 ANSWER_CHARS = 280  # an answer shown in an example table is cut here
 PROMPT_CHARS = 120

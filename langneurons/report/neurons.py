@@ -135,14 +135,17 @@ def _summary(run: Run, totals: list) -> dict:
     langs: list[str] = []
     for _, _, per_language, _ in totals:
         langs += [lang for lang in per_language if lang not in langs]
+    lape = {name: total for name, method, _, total in totals if method == "lape"}
     rows = []
     for name, method, per_language, total in totals:
         all_neurons = _all_neurons(run, name)
         row = ([name] if multi else []) + [method_cell(method)]
         row += [num(fmt_int(per_language.get(lang))) for lang in langs]
         row += [num(fmt_int(total)), num(fmt_pct(total / all_neurons, signed=False) if all_neurons else "–")]
+        row += [num(f"{total / lape[name]:.2f}×" if lape.get(name) else "–")]  # 1.00× = LAPE's budget
         rows.append(row)
-    return table((["Model"] if multi else []) + ["Method"] + langs + ["Total", "Share of FFN neurons"], rows)
+    head = ["Method"] + langs + ["Total", "Share of FFN neurons", "Total / LAPE's"]
+    return table((["Model"] if multi else []) + head, rows)
 
 
 def _imported_table(run: Run, name: str) -> dict | None:
