@@ -40,27 +40,3 @@ def start(snakemake) -> logging.Logger:
     log = logging.getLogger(f"langneurons.rule.{snakemake.rule}")
     log.info("rule %s, wildcards %s, threads %s", snakemake.rule, dict(snakemake.wildcards), snakemake.threads)
     return log
-
-
-def run_settings(snakemake) -> dict:
-    """The job's model entry in the config, run settings included (batch size, device map).
-
-    Those are not in the rule's params, so changing them reruns nothing;
-    the config (defaults filled in by the Snakefile) holds them.
-    """
-    return snakemake.config["models"][snakemake.wildcards.model]
-
-
-def load_for_rule(snakemake, model_json: str):
-    """Load the prepared model with the rule's ``model`` params and the run settings."""
-    import os
-
-    from .models import load_prepared
-
-    cfg = snakemake.params.model
-    return load_prepared(
-        os.path.dirname(model_json),
-        dtype=cfg["dtype"],
-        device_map=run_settings(snakemake)["device_map"],
-        attn_implementation=cfg["attn_implementation"],
-    )

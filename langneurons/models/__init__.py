@@ -1,7 +1,16 @@
 """Model loading, preparation and architecture adapters."""
 
 from .adapters import ADAPTERS, Adapter, UnsupportedArchitecture, get_adapter
-from .loading import LoadedModel, load_prepared, model_shape, pick_device, pick_dtype, prepare_model
+from .loading import (
+    LoadedModel,
+    job_settings,
+    load_for_job,
+    load_prepared,
+    model_shape,
+    pick_device,
+    pick_dtype,
+    prepare_model,
+)
 
 __all__ = [
     "ADAPTERS",
@@ -9,6 +18,8 @@ __all__ = [
     "LoadedModel",
     "UnsupportedArchitecture",
     "get_adapter",
+    "job_settings",
+    "load_for_job",
     "load_prepared",
     "model_shape",
     "pick_device",

@@ -195,3 +195,23 @@ def load_prepared(
     adapter = get_adapter(model)
     first = next(model.parameters()).device
     return LoadedModel(model=model, tokenizer=tokenizer, adapter=adapter, device=first)
+
+
+def job_settings(snakemake) -> dict:
+    """A workflow job's model entry in the config, run settings included (batch size, device map).
+
+    Those are not in the rules' params, so changing them reruns nothing; the
+    config (defaults filled in by the schema) holds them.
+    """
+    return snakemake.config["models"][snakemake.wildcards.model]
+
+
+def load_for_job(snakemake) -> LoadedModel:
+    """Load a workflow job's prepared model (``input.model``) with its ``model`` params and run settings."""
+    cfg = snakemake.params.model
+    return load_prepared(
+        Path(snakemake.input.model).parent,
+        dtype=cfg["dtype"],
+        device_map=job_settings(snakemake)["device_map"],
+        attn_implementation=cfg["attn_implementation"],
+    )

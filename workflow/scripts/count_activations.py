@@ -2,15 +2,16 @@ import time
 
 from langneurons.activations import collect_stats_in_parts, save_stats
 from langneurons.corpus import load_tokens
-from langneurons.runlog import load_for_rule, run_settings, start
+from langneurons.models import job_settings, load_for_job
+from langneurons.runlog import start
 
 log = start(snakemake)
-lm = load_for_rule(snakemake, snakemake.input.model)
+lm = load_for_job(snakemake)
 tokens = load_tokens(snakemake.input.tokens)
 shard, shards = int(snakemake.wildcards.shard), snakemake.params.shards
 t0 = time.time()
 stats, parts = collect_stats_in_parts(
-    lm, tokens, run_settings(snakemake)["batch_size"], shard, shards, snakemake.params.parts
+    lm, tokens, job_settings(snakemake)["batch_size"], shard, shards, snakemake.params.parts
 )
 elapsed = time.time() - t0
 meta = {"language": snakemake.wildcards.lang, "model": snakemake.wildcards.model, "shard": shard, "shards": shards}

@@ -8,12 +8,13 @@ from langneurons.generation import (
     run_conditions,
 )
 from langneurons.io import read_jsonl, write_jsonl
+from langneurons.models import load_for_job
 from langneurons.neuronsets import load_neurons, validate_neurons
-from langneurons.runlog import load_for_rule, start
+from langneurons.runlog import start
 
 log = start(snakemake)
 languages, cfg = snakemake.params.languages, snakemake.params.generation
-lm = load_for_rule(snakemake, snakemake.input.model)
+lm = load_for_job(snakemake)
 neurons, random_neurons = load_neurons(snakemake.input.neurons), load_neurons(snakemake.input.random)
 for path, ns in ((snakemake.input.neurons, neurons), (snakemake.input.random, random_neurons)):
     validate_neurons(ns, languages, lm.num_layers, lm.num_neurons, path)

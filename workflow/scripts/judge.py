@@ -1,14 +1,15 @@
 from langneurons.io import read_jsonl, write_jsonl
 from langneurons.judge import make_judge
 from langneurons.judging import ANSWER_FIELDS, generation_tables, judge_answers, steering_tables
-from langneurons.runlog import load_for_rule, start
+from langneurons.models import load_for_job
+from langneurons.runlog import start
 
 log = start(snakemake)
 languages, methods, cfg = snakemake.params.languages, snakemake.params.methods, snakemake.params.judge
 generated = {method: read_jsonl(path, ANSWER_FIELDS) for method, path in zip(methods, snakemake.input.generated)}
 steered = [r for path in snakemake.input.steered for r in read_jsonl(path, (*ANSWER_FIELDS, "kind"))]
 
-lm = load_for_rule(snakemake, snakemake.input.model) if cfg["backend"] == "local" else None
+lm = load_for_job(snakemake) if cfg["backend"] == "local" else None
 everything = [r for records in generated.values() for r in records] + steered
 judge = make_judge(cfg, lm=lm, cache_dir=snakemake.params.cache)
 judge_answers(everything, languages, judge, cfg["max_missing"])  # a JudgeError ends the job in one line (runlog)

@@ -1,13 +1,14 @@
 from tqdm import tqdm
 
 from langneurons.corpus import load_tokens
+from langneurons.models import job_settings, load_for_job
 from langneurons.neuronsets import load_neurons, validate_neurons
 from langneurons.perplexity import perplexity_matrix, ppl_change, save_nll, specificity
-from langneurons.runlog import load_for_rule, run_settings, start
+from langneurons.runlog import start
 
 log = start(snakemake)
 languages, methods = snakemake.params.languages, snakemake.params.methods
-lm = load_for_rule(snakemake, snakemake.input.model)
+lm = load_for_job(snakemake)
 valid = {lang: load_tokens(path) for lang, path in zip(languages, snakemake.input.valid)}
 neuron_sets = {}
 for method, path in zip(methods, snakemake.input.neurons):
@@ -16,7 +17,7 @@ for method, path in zip(methods, snakemake.input.neurons):
 total = len(languages) * (1 + len(languages) * len(methods))
 with tqdm(total=total, desc="perplexity evaluations", unit="eval") as bar:
     tables, evaluations = perplexity_matrix(
-        lm, valid, neuron_sets, languages, run_settings(snakemake)["batch_size"], snakemake.params.block, bar
+        lm, valid, neuron_sets, languages, job_settings(snakemake)["batch_size"], snakemake.params.block, bar
     )
 for method, out, delta, spec, nll in zip(
     methods, snakemake.output.ppl, snakemake.output.delta, snakemake.output.specificity, snakemake.output.nll

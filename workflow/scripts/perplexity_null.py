@@ -3,9 +3,10 @@ from tqdm import tqdm
 from langneurons.activations import load_stats, stack_stats
 from langneurons.corpus import load_tokens
 from langneurons.io import atomic_write
+from langneurons.models import job_settings, load_for_job
 from langneurons.neuronsets import load_neurons
 from langneurons.perplexity import load_nll, own_language_nll
-from langneurons.runlog import load_for_rule, run_settings, start
+from langneurons.runlog import start
 from langneurons.uncertainty import null_increases, null_table, random_draws
 
 log = start(snakemake)
@@ -14,9 +15,9 @@ records = {method: load_nll(path) for method, path in zip(methods, snakemake.inp
 neurons = {method: load_neurons(path) for method, path in zip(methods, snakemake.input.neurons)}
 probs, means = stack_stats([load_stats(path) for path in snakemake.input.stats])
 null_sets = random_draws(probs, means, snakemake.params.selection, draws)
-lm = load_for_rule(snakemake, snakemake.input.model)
+lm = load_for_job(snakemake)
 valid = {lang: load_tokens(path) for lang, path in zip(languages, snakemake.input.valid)}
-batch_size = run_settings(snakemake)["batch_size"]
+batch_size = job_settings(snakemake)["batch_size"]
 # every record holds the same none row (one evaluation shared by all methods), in blocks of the same size
 reference = next(iter(records.values()))
 with tqdm(total=draws * len(languages), desc="random draws, own language", unit="eval") as bar:

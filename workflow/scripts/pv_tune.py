@@ -1,12 +1,13 @@
 import time
 
 from langneurons.io import read_jsonl
+from langneurons.models import load_for_job
 from langneurons.pv import make_batches, save_variation, tune
-from langneurons.runlog import load_for_rule, start
+from langneurons.runlog import start
 
 log = start(snakemake)
 cfg = snakemake.params.tuning
-lm = load_for_rule(snakemake, snakemake.input.model)
+lm = load_for_job(snakemake)
 examples = read_jsonl(snakemake.input.examples)
 batches = make_batches(examples, lm.tokenizer, cfg["seq_len"], cfg["batch_size"], cfg["steps"], cfg["seed"])
 t0 = time.time()

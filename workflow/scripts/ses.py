@@ -1,6 +1,7 @@
 from langneurons.corpus import bundled_documents
+from langneurons.models import job_settings, load_for_job
 from langneurons.questions import parallel_questions
-from langneurons.runlog import load_for_rule, run_settings, start
+from langneurons.runlog import start
 from langneurons.ses import pooled_states, ses_curve, ses_table
 
 log = start(snakemake)
@@ -10,11 +11,11 @@ if cfg["items"] == "questions":  # the configured question set, aligned across l
     texts = {lang: [q["question"] for q in questions[lang]] for lang in languages}
 else:
     texts = {lang: bundled_documents(lang, "valid", snakemake.params.valid_topics) for lang in languages}
-lm = load_for_rule(snakemake, snakemake.input.model)
+lm = load_for_job(snakemake)
 pooled = {}
 for lang in languages:
     items = texts[lang][: cfg["max_items"]]
-    pooled[lang] = pooled_states(lm, items, batch_size=run_settings(snakemake)["batch_size"])
+    pooled[lang] = pooled_states(lm, items, batch_size=job_settings(snakemake)["batch_size"])
     log.info("%s: pooled %d items", lang, len(pooled[lang]))
 table = ses_table(pooled)
 table.to_csv(snakemake.output[0], index=False, float_format="%.5f")

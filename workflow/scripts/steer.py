@@ -1,13 +1,14 @@
 from langneurons.activations import load_stats, stack_stats
 from langneurons.generation import load_instructions, load_template
 from langneurons.io import read_jsonl, write_jsonl
+from langneurons.models import load_for_job
 from langneurons.neuronsets import load_neurons, validate_neurons
-from langneurons.runlog import load_for_rule, start
+from langneurons.runlog import start
 from langneurons.steering import run_steering
 
 log = start(snakemake)
 languages, gen, cfg = snakemake.params.languages, snakemake.params.generation, snakemake.params.steering
-lm = load_for_rule(snakemake, snakemake.input.model)
+lm = load_for_job(snakemake)
 neurons = load_neurons(snakemake.input.neurons)
 validate_neurons(neurons, languages, lm.num_layers, lm.num_neurons, snakemake.input.neurons)
 _, means = stack_stats([load_stats(path) for path in snakemake.input.stats])
