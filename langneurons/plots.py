@@ -65,28 +65,31 @@ def ses_plot(curves: dict[str, pd.Series], path) -> None:
 
 
 def stability_plot(tables: dict[str, pd.DataFrame], title: str, path) -> None:
-    """Split-half Jaccard per language and method (left); the data curve of the first method, LAPE if any (right)."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    """Split-half Jaccard per language and method (left); the data curve of LAPE (or the first method), right."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     halves = pd.concat(
         [t.query("comparison == 'split_half'").assign(method=m.upper()) for m, t in tables.items()], ignore_index=True
     )
     if not halves.empty:
-        halves.pivot(index="language", columns="method", values="jaccard").reindex(halves["language"].unique()).plot(
+        order = halves["language"].unique()
+        halves.pivot(index="language", columns="method", values="jaccard").reindex(order).plot(
             kind="bar", ax=axes[0], width=0.8, rot=0
         )
-    axes[0].set_ylim(0, 1)
+        axes[0].legend(title="method", fontsize=8, ncol=len(tables), loc="upper center", bbox_to_anchor=(0.5, -0.14))
+    axes[0].set_ylim(0, 1.02)
+    axes[0].set_xlabel("")
     axes[0].set_ylabel("Jaccard, first vs second half")
     axes[0].set_title("split-half stability")
     method = "lape" if "lape" in tables else next(iter(tables))
     curve = tables[method].query("comparison == 'prefix'")
     for language, rows in curve.groupby("language", sort=False):
         axes[1].plot(rows["tokens"], rows["jaccard"], marker="o", markersize=3, label=language)
-    axes[1].set_xscale("log")
-    axes[1].set_ylim(0, 1)
+    axes[1].set_xlim(left=0)
+    axes[1].set_ylim(0, 1.02)
     axes[1].set_xlabel("train tokens counted (prefix)")
     axes[1].set_ylabel("Jaccard with the set from all tokens")
     axes[1].set_title(f"data curve ({method.upper()})")
     if not curve.empty:
-        axes[1].legend(fontsize=8, title="language")
+        axes[1].legend(fontsize=8, title="language", ncol=2, loc="lower right")
     fig.suptitle(title)
     _save(fig, path)
