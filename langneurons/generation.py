@@ -9,6 +9,7 @@ padding and a KV cache, and an answer does not depend on its batch.
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -112,18 +113,15 @@ def generate_tokens(
     return answers
 
 
-def generate(
-    lm: LoadedModel,
-    prompts: list[str],
-    max_new_tokens: int,
-    batch_size: int = 8,
-    repetition_penalty: float = 1.1,
-    stops: tuple[str, ...] = ("\nQ:", "\nA:"),
-    progress: bool = False,
-) -> list[str]:
-    """Greedy answers for ``prompts``, cut at the stop strings (see ``generate_tokens``)."""
-    tokens = generate_tokens(lm, prompts, max_new_tokens, batch_size, repetition_penalty, stops, progress)
-    return [cut_at_stop(text, stops) for text in lm.tokenizer.batch_decode(tokens, skip_special_tokens=True)]
+def generate(lm: LoadedModel, prompts: list[str], *args, **kwargs) -> list[str]:
+    """Greedy answers for ``prompts``, cut at the stop strings; arguments as ``generate_tokens``."""
+    call = inspect.signature(generate_tokens).bind(lm, prompts, *args, **kwargs)
+    call.apply_defaults()  # the stop strings, given or not, also cut the decoded text
+    tokens = generate_tokens(*call.args, **call.kwargs)
+    return [
+        cut_at_stop(text, call.arguments["stops"])
+        for text in lm.tokenizer.batch_decode(tokens, skip_special_tokens=True)
+    ]
 
 
 def deactivation_conditions(
