@@ -4,21 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .formatting import (
-    ANSWER_CHARS,
-    PROMPT_CHARS,
-    cell,
-    fmt_float,
-    fmt_interval,
-    fmt_share,
-    heat,
-    label,
-    language_columns,
-    method_cell,
-    num,
-    table,
-    truncate,
-)
+from . import formatting as fmt
 from .reading import Run
 
 PURPLE, ORANGE = (124, 58, 237), (234, 88, 12)
@@ -41,12 +27,12 @@ def build(run: Run) -> dict:
             accuracy_ci = _intervals(run.csv("language_accuracy_ci", columns=CI, **where))
             quality_ci = _intervals(run.csv("quality_ci", columns=CI, **where))
             accuracy_table = (
-                None if accuracy is None else _condition_table(accuracy, run.langs, fmt_share, ORANGE, accuracy_ci)
+                None if accuracy is None else _condition_table(accuracy, run.langs, fmt.fmt_share, ORANGE, accuracy_ci)
             )
             block["methods"].append(
                 {
                     "method": method,
-                    "label": label(method),
+                    "label": fmt.label(method),
                     "quality_table": _condition_table(quality, run.langs, _score, PURPLE, quality_ci),
                     "intervals": bool(quality_ci or accuracy_ci),
                     "accuracy_table": accuracy_table,
@@ -57,15 +43,15 @@ def build(run: Run) -> dict:
             quality_means = _condition_means(quality, run.langs)
             accuracy_means = {} if accuracy is None else _condition_means(accuracy, run.langs)
             summary_rows.append(
-                [name, method_cell(method)]
-                + [num(_score(quality_means[k])) for k in MEANS]
-                + [num(fmt_share(accuracy_means.get(k))) for k in MEANS]
+                [name, fmt.method_cell(method)]
+                + [fmt.num(_score(quality_means[k])) for k in MEANS]
+                + [fmt.num(fmt.fmt_share(accuracy_means.get(k))) for k in MEANS]
             )
         blocks.append(block)
     head = ["Model", "Method", "Quality: none", "random", "own language", "other language"]
     head += ["Language accuracy: none", "random", "own language", "other language"]
     return {
-        "summary": table(head, summary_rows) if summary_rows else None,
+        "summary": fmt.table(head, summary_rows) if summary_rows else None,
         "models": blocks,
         "configured": bool(run.config["generation"]["methods"]),
     }
@@ -80,7 +66,7 @@ def _intervals(frame) -> dict:
 
 
 def _score(value) -> str:
-    return fmt_float(value, 2)
+    return fmt.fmt_float(value, 2)
 
 
 def _condition_order(frame: pd.DataFrame, langs: list[str]) -> list[str]:
@@ -88,32 +74,33 @@ def _condition_order(frame: pd.DataFrame, langs: list[str]) -> list[str]:
     return first + [c for c in frame.index if c not in first]
 
 
-def _condition_table(frame: pd.DataFrame, langs: list[str], fmt, rgb, intervals: dict) -> dict:
+def _condition_table(frame: pd.DataFrame, langs: list[str], write, rgb, intervals: dict) -> dict:
     """Rows: nothing, random neurons and each language's neurons deactivated; columns: question language.
 
-    Each mean is followed by its bootstrap interval over questions when ``intervals`` has one.
+    ``write`` formats a value; each mean is followed by its bootstrap interval over questions when
+    ``intervals`` has one.
     """
-    qlangs = language_columns(frame, langs)
+    qlangs = fmt.language_columns(frame, langs)
     values = frame[qlangs].to_numpy(dtype=float)
     vmax = float(pd.Series(values.ravel()).max()) if values.size else 0
     rows = [
-        [cell(CONDITION_LABELS.get(cond, cond), "base" if cond == "normal" else "")]
+        [fmt.cell(CONDITION_LABELS.get(cond, cond), "base" if cond == "normal" else "")]
         + [
-            num(
-                fmt(frame.loc[cond, q]) + fmt_interval(*intervals.get((cond, q), (None, None)), fmt),
+            fmt.num(
+                write(frame.loc[cond, q]) + fmt.fmt_interval(*intervals.get((cond, q), (None, None)), write),
                 "diag" if cond == q else "",
-                style=heat(frame.loc[cond, q], vmax, rgb),
+                style=fmt.heat(frame.loc[cond, q], vmax, rgb),
             )
             for q in qlangs
         ]
         for cond in _condition_order(frame, langs)
     ]
-    return table(["Deactivated ↓ / question language →"] + qlangs, rows, kind="wide")
+    return fmt.table(["Deactivated ↓ / question language →"] + qlangs, rows, kind="wide")
 
 
 def _condition_means(frame: pd.DataFrame, langs: list[str]) -> dict:
     """Means over question languages: nothing and random deactivated, own language's (diagonal), another's."""
-    qlangs = language_columns(frame, langs)
+    qlangs = fmt.language_columns(frame, langs)
     out = {key: frame.loc[key, qlangs].astype(float).mean() if key in frame.index else None for key in MEANS[:2]}
     own = [float(frame.loc[q, q]) for q in qlangs if q in frame.index]
     other = [float(frame.loc[c, q]) for c in frame.index if c in qlangs for q in qlangs if q != c]
@@ -138,12 +125,12 @@ def _samples(records: list[dict], langs: list[str]) -> dict:
         [
             r.get("language", "–"),
             r.get("condition", "–"),
-            cell(r.get("lang_detected", "–"), "center"),
-            num(fmt_float(r.get("score"), 1)),
-            cell(truncate(r.get("prompt"), PROMPT_CHARS), "text"),
-            cell(truncate(r.get("answer"), ANSWER_CHARS), "text"),
+            fmt.cell(r.get("lang_detected", "–"), "center"),
+            fmt.num(fmt.fmt_float(r.get("score"), 1)),
+            fmt.cell(fmt.truncate(r.get("prompt"), fmt.PROMPT_CHARS), "text"),
+            fmt.cell(fmt.truncate(r.get("answer"), fmt.ANSWER_CHARS), "text"),
         ]
         for r in keep
     ]
     head = ["Question language", "Deactivated", "Detected", "Score", "Prompt", "Answer"]
-    return {"question": qid, "answer_chars": ANSWER_CHARS, "table": table(head, rows, kind="text")}
+    return {"question": qid, "answer_chars": fmt.ANSWER_CHARS, "table": fmt.table(head, rows, kind="text")}
