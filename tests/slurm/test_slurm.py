@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slurm
 
 LANGS = ["en", "zh"]
 MODEL = "tiny-llama"
-LIMIT = int(os.environ.get("LANGNEURONS_SLURM_TIMEOUT", "600"))  # seconds per snakemake call
+LIMIT = int(os.environ.get("LANGNEURONS_SLURM_TIMEOUT", "1500"))  # seconds per snakemake call (a hang guard)
 # per-call metadata that legitimately differs between runs (wall time of a job)
 VOLATILE_KEYS = {"seconds"}
 
