@@ -248,11 +248,18 @@ def _generation_problems(cfg: dict) -> Iterator[str]:
             yield "judge.model: backend openai needs the judge model's name (e.g. gpt-4o), or set judge.backend: local"
         if judge["base_url"] is not None and not judge["base_url"].startswith(("http://", "https://")):
             yield f"judge.base_url: {judge['base_url']} is not a URL; write it as http://host:port/v1"
-    if judge["prompt"] is not None and judge["backend"] != "none":
+    if cfg["generation"]["methods"] and cfg["questions"]["max_questions"] == 1:
+        yield (
+            "questions.max_questions: the judge's shuffled control pairs each answer with another question "
+            "of its language; set it to 2 or more (or null = all)"
+        )
+    if judge["prompt"] is not None and judge["backend"] == "local":
+        yield "judge.prompt: the local judge reads no prompt (it measures the answers); set it to null"
+    if judge["prompt"] is not None and judge["backend"] == "openai":
         from .judge import JudgeError, load_template
 
         try:
-            load_template(judge["prompt"], judge["backend"])
+            load_template(judge["prompt"])
         except JudgeError as err:
             yield str(err)
 

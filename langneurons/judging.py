@@ -12,6 +12,7 @@ judge's cache, so the rerun asks only for the rest.
 from __future__ import annotations
 
 import logging
+import random
 from collections import Counter
 
 import pandas as pd
@@ -64,6 +65,51 @@ def judge_answers(records: list[dict], languages: list[str], judge, max_missing:
     score_answers(records, judge)
     if judge.identity["backend"] != "none":  # a disabled judge scores nothing, on purpose
         check_missing(records, max_missing, cached=isinstance(judge, CachedJudge))
+
+
+def shuffled_control(records: list[dict], seed: int = 0) -> list[dict]:
+    """Copies of the ``normal`` answers, each paired with a different question of its language.
+
+    A judge that reads the question should score these below the matched
+    answers. Within each expected language the distinct questions are put in a
+    seeded random order and every answer gets the question after its own in
+    that cycle, so no answer keeps its own question (``own_question`` keeps it).
+    """
+    normal = [r for r in records if r["condition"] == "normal"]
+    cycles: dict[str, list[str]] = {}
+    for r in normal:
+        cycles.setdefault(expected_language(r), []).append(r["question"])
+    successor = {}
+    for lang, questions in cycles.items():
+        cycle = list(dict.fromkeys(questions))
+        if len(cycle) < 2:
+            raise ValueError(
+                f"the shuffled control needs two different questions in '{lang}'; set questions.max_questions >= 2"
+            )
+        random.Random(f"{seed}:{lang}").shuffle(cycle)
+        successor.update({(lang, q): cycle[(k + 1) % len(cycle)] for k, q in enumerate(cycle)})
+    return [
+        {**r, "question": successor[expected_language(r), r["question"]], "own_question": r["question"]} for r in normal
+    ]
+
+
+def control_table(records: list[dict], control: list[dict], languages: list[str]) -> pd.DataFrame:
+    """Per expected language: mean score of the ``normal`` answers with their own question and with another one."""
+    matched = [r for r in records if r["condition"] == "normal"]
+    frame = pd.DataFrame(
+        {
+            "language": [expected_language(r) for r in matched + control],
+            "pairing": ["matched"] * len(matched) + ["shuffled"] * len(control),
+            "score": pd.to_numeric([r["score"] for r in matched + control], errors="coerce"),  # None: NaN
+        }
+    )
+    table = frame.groupby(["language", "pairing"])["score"].mean().unstack("pairing")
+    table = table.reindex(index=[lang for lang in languages if lang in set(frame["language"])])
+    table = table.reindex(columns=["matched", "shuffled"])
+    table.columns.name = None
+    table["difference"] = table["matched"] - table["shuffled"]
+    table["n"] = frame[frame["pairing"] == "matched"].groupby("language").size()
+    return table
 
 
 def generation_tables(records: list[dict], languages: list[str], uncertainty: dict) -> dict[str, pd.DataFrame]:

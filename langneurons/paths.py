@@ -47,6 +47,7 @@ RESULT_PATTERNS = {
     "generated": "{model}/generation/{method}.raw.jsonl",
     "answers": "{model}/generation/{method}.answers.jsonl",
     "quality": "{model}/generation/{method}.quality.csv",
+    "quality_control": "{model}/generation/{method}.quality_control.csv",
     "language_accuracy": "{model}/generation/{method}.language_accuracy.csv",
     "quality_ci": "{model}/generation/{method}.quality.ci.csv",
     "language_accuracy_ci": "{model}/generation/{method}.language_accuracy.ci.csv",

@@ -1,97 +1,252 @@
-"""Offline judge: the expected score under a local causal LM's next-token distribution over "1".."5"."""
+"""The offline judge: answer quality 1-5 from what the unmodified model can honestly measure.
+
+The paper had GPT-4 rate each answer. Offline, the analysed model (without
+interventions) cannot judge helpfulness or correctness, but it can measure
+whether an answer
+
+- is written in the expected language (``langid.identify``);
+- reads as natural text after the question (*fluency*: mean log-probability
+  per token of the answer after the generation prompt with the question);
+- belongs to *this* question (*relevance*: pointwise mutual information, the
+  fluency minus the mean log-probability of the answer after the same prompt
+  with an empty question);
+- says something of its own: the shares of its word n-grams copied from the
+  question (*echo*) or repeated from earlier in the answer (*repetition*),
+  and whether it has enough tokens to say anything.
+
+Fluency and relevance are calibrated per language on reference passages (the
+bundled corpus; :class:`~langneurons.judge.likelihood.Calibration`; only the
+first :data:`SCORED_TOKENS` tokens of answers and passages are scored). The
+score is
+
+    1 + 4 * [in expected language] * (1 - echo - repetition) * min(1, tokens / MIN_TOKENS) * fluency * relevance
+
+so an empty answer, one in another language or one that only repeats the
+question scores 1, and an unrelated or garbled answer close to 1. docs/judge.md
+has the measurements behind it and what it does not measure.
+"""
 
 from __future__ import annotations
 
-import inspect
+import logging
+import math
+import random
+import re
+import statistics
+from collections import Counter
+from dataclasses import asdict, dataclass
 
+from ..corpus import DATA, bundled_passages
+from ..generation import build_prompt, load_instructions, load_template
+from ..langid import identify
 from .base import JudgeItem, Judgement
-from .prompts import render_prompt
+from .likelihood import Calibration, answer_logprobs
+
+log = logging.getLogger(__name__)
+
+#: Length in word-like units of the n-grams that count as copied (from the question or earlier in the answer).
+NGRAM = 4
+#: Answers shorter than this many tokens are scaled down proportionally (too short to answer anything).
+MIN_TOKENS = 8
+#: The likelihoods look at the first tokens of every answer and reference passage (each costs a full LM-head row).
+SCORED_TOKENS = 32
+#: Reference passages per language for the calibration.
+ANCHORS = 4
+
+#: Word-like units: a CJK character, kana or hangul syllable (scripts written without spaces), or a run of letters/digits.
+UNIT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]|[^\W_]+")
+
+
+def units(text: str) -> list[str]:
+    """The text as lower-cased word-like units (words; single characters in CJK scripts)."""
+    return UNIT.findall(text.lower())
+
+
+def copied_shares(answer: list, question: list, n: int = NGRAM) -> tuple[float, float]:
+    """(echo, repetition): shares of the answer's n-grams found in the question / earlier in the answer."""
+    grams = [tuple(answer[i : i + n]) for i in range(len(answer) - n + 1)]
+    if not grams:
+        return 0.0, 0.0
+    in_question = {tuple(question[i : i + n]) for i in range(len(question) - n + 1)}
+    seen: set = set()
+    echo = repeated = 0
+    for gram in grams:
+        if gram in in_question:
+            echo += 1
+        elif gram in seen:
+            repeated += 1
+        seen.add(gram)
+    return echo / len(grams), repeated / len(grams)
+
+
+def bundled_references(languages) -> dict[str, list[dict]]:
+    """The bundled corpus passages (``topic``, ``text``) of every language that has them."""
+    have = {p.name.split(".")[0] for p in (DATA / "corpus").iterdir()}
+    return {lang: bundled_passages(lang) for lang in languages if lang in have}
+
+
+@dataclass
+class Quality:
+    """One answer's score and the components it was made of (for logs and tests)."""
+
+    score: float  # 1 + 4 * in_language * (1 - echo - repetition) * length factor * content
+    detected: str | None  # language of the answer, None when undetectable
+    tokens: int  # answer tokens scored
+    fluency: float  # mean log p(answer | question prompt), nats per token
+    relevance: float  # fluency minus mean log p(answer | prompt without question)
+    echo: float  # share of n-grams copied from the question
+    repetition: float  # share of n-grams repeated within the answer
+    content: float  # calibrated fluency times calibrated relevance, in [0, 1] (NaN: not needed)
 
 
 class LocalJudge:
-    """Scores items with the analysed model itself, offline.
+    """``judge.backend: local``: scores answers 1-5 with the unmodified model ``lm`` (see the module docstring).
 
-    After the rendered prompt (trailing whitespace removed; the bundled
-    ``judge_local.txt`` ends with "Score (1-5):") the next-token logits are
-    restricted to the tokens "1".."5", softmaxed and averaged:
-    ``score = sum_k k * p(k)``, a float in [1, 5]. Prompts are batched with
-    LEFT padding, an attention mask and mask-derived position ids, so a batch
-    gives the same scores as one prompt at a time.
-
-    This is **much weaker than a GPT-4-class judge**: a small model's
-    preference among digit tokens is only loosely tied to answer quality and
-    is biased by the prompt's wording. Good for smoke runs and offline checks;
-    do not compare its numbers with the paper's GPT-4 ratings.
+    ``template`` / ``instructions``: the generation prompt template and the
+    answer-in-this-language instructions (null = bundled), so answers are
+    scored after the prompt they were generated from. ``references``: per
+    language, passages with ``topic`` and ``text`` for the calibration (null =
+    the bundled corpus); a language without references borrows the mean
+    calibration of the others. Likelihoods are cached per instance, so the
+    shuffled control re-uses the question-free pass of the matched answers.
     """
 
-    def __init__(self, lm, template: str, batch_size: int):
-        self.lm = lm
-        self.template = template
-        self.batch_size = batch_size
-        self.digit_ids = digit_token_ids(lm.tokenizer)
+    def __init__(
+        self,
+        lm,
+        languages: list[str],
+        template: str | None = None,
+        instructions: dict[str, str] | None = None,
+        references: dict[str, list[dict]] | None = None,
+        batch_size: int = 16,
+        seed: int = 0,
+    ):
+        self.lm, self.languages, self.batch_size, self.seed = lm, list(languages), int(batch_size), seed
+        self.template = template if template is not None else load_template()
+        self.instructions = instructions if instructions is not None else load_instructions()
+        self.references = references if references is not None else bundled_references(self.languages)
+        self.calibrations: dict[str, Calibration] = {}
+        self._cache: dict[tuple[tuple[int, ...], tuple[int, ...]], float] = {}
+        self.cost = Counter()  # sequences and tokens run through the model, LM-head rows
         name = getattr(getattr(lm.model, "config", None), "_name_or_path", None)
         self.identity = {"backend": "local", "model": name}
 
+    # -- tokens and prompts
     def render(self, item: JudgeItem) -> str:
-        return render_prompt(self.template, item).rstrip()
+        """The prompt the answer's likelihood is computed after (the one it was generated from)."""
+        return build_prompt(self.template, item.question, self.instructions.get(item.language, ""))
+
+    def _ids(self, text: str) -> list[int]:
+        return self.lm.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _answer_ids(self, answer: str) -> list[int]:
+        # generated answers follow "A:" after a space that the stored (stripped) answer lost
+        return self._ids(" " + answer.strip())[:SCORED_TOKENS] if answer.strip() else []
+
+    def _context(self, question: str, lang: str) -> list[int]:
+        prompt = build_prompt(self.template, question, self.instructions.get(lang, ""))
+        return self.lm.tokenizer(prompt)["input_ids"]  # special tokens as in generation (BOS)
+
+    def _logprobs(self, pairs: list[tuple[list[int], list[int]]]) -> list[float]:
+        keys = [(tuple(c), tuple(a)) for c, a in pairs]
+        todo = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        if todo:
+            self.cost.update(
+                sequences=len(todo),
+                tokens=sum(len(c) + len(a) for c, a in todo),
+                head_rows=sum(len(a) for _, a in todo),
+            )
+            values = answer_logprobs(self.lm, [list(c) for c, _ in todo], [list(a) for _, a in todo], self.batch_size)
+            self._cache.update(zip(todo, values))
+        return [self._cache[k] for k in keys]
+
+    # -- calibration
+    def calibrate(self, langs: list[str]) -> None:
+        """Calibrations of ``langs`` (from their reference passages, or the mean of the referenced languages)."""
+        referenced = [lang for lang in self.languages if len(self.references.get(lang, [])) >= 2]
+        if not set(langs) <= set(referenced):  # a borrowed calibration is the mean over every referenced language
+            langs = [*langs, *referenced]
+        langs = [lang for lang in dict.fromkeys(langs) if lang not in self.calibrations]
+        own = [lang for lang in langs if lang in referenced]
+        pairs, slots = [], {}
+        for lang in own:
+            passages = random.Random(f"{self.seed}:{lang}").sample(
+                self.references[lang], min(ANCHORS, len(self.references[lang]))
+            )
+            texts = [self._answer_ids(p["text"]) for p in passages]
+            shuffled = [random.Random(f"{self.seed}:{lang}:{k}").sample(t, len(t)) for k, t in enumerate(texts)]
+            topics = [self._context(p["topic"], lang) for p in passages]
+            empty = self._context("", lang)
+            groups = {"good": zip(topics, texts), "empty": ((empty, t) for t in texts), "bad": zip(topics, shuffled)}
+            for name, group in groups.items():
+                group = list(group)
+                slots[lang, name] = (len(pairs), len(pairs) + len(group))
+                pairs += group
+        values = self._logprobs(pairs)
+        for lang in own:
+            part = {name: values[slice(*slots[lang, name])] for name in ("good", "empty", "bad")}
+            self.calibrations[lang] = Calibration(
+                fluency_good=statistics.median(part["good"]),
+                fluency_bad=statistics.median(part["bad"]),
+                relevance_good=statistics.median(g - e for g, e in zip(part["good"], part["empty"])),
+            )
+            log.info("local judge calibration %s: %s", lang, self.calibrations[lang])
+            if not self.calibrations[lang].informative():
+                log.warning("local judge calibration %s: a good anchor does not beat a bad one (a random model?)", lang)
+        missing = [lang for lang in langs if lang not in referenced]
+        if not missing:
+            return
+        if not referenced:
+            raise ValueError(
+                f"the local judge has no reference passages for {', '.join(missing)} (the bundled corpus covers "
+                "en, zh, fr, es, vi, id, ja): add a language that has them, or use judge.backend: openai"
+            )
+        known = [self.calibrations[lang] for lang in referenced]
+        mean = Calibration(*(statistics.fmean(getattr(c, f) for c in known) for f in Calibration.__dataclass_fields__))
+        log.warning("local judge: no reference passages for %s; using the mean calibration", ", ".join(missing))
+        for lang in missing:
+            self.calibrations[lang] = mean
+
+    # -- scoring
+    def details(self, items: list[JudgeItem]) -> list[Quality]:
+        """Score and components of every item, in input order.
+
+        The likelihoods are computed only where the score depends on them: an
+        empty answer, one in another language or one made only of copies
+        scores 1 whatever its likelihoods (those stay NaN).
+        """
+        unknown = sorted({it.language for it in items} - set(self.languages))
+        if unknown:
+            raise ValueError(f"answers expected in {', '.join(unknown)}, not among the languages {self.languages}")
+        results, factors = [], []
+        for it in items:
+            ids = self._answer_ids(it.answer)
+            echo, repetition = copied_shares(units(it.answer), units(it.question))
+            detected = identify(it.answer, self.languages)
+            factors.append((detected == it.language) * (1 - echo - repetition) * min(1.0, len(ids) / MIN_TOKENS))
+            results.append(Quality(1.0, detected, len(ids), math.nan, math.nan, echo, repetition, math.nan))
+        todo = [k for k, factor in enumerate(factors) if factor > 0]
+        self.calibrate([items[k].language for k in todo])
+        answers = [self._answer_ids(items[k].answer) for k in todo]
+        with_q = self._logprobs(
+            [(self._context(items[k].question, items[k].language), a) for k, a in zip(todo, answers)]
+        )
+        without_q = self._logprobs([(self._context("", items[k].language), a) for k, a in zip(todo, answers)])
+        for k, lp, lp0 in zip(todo, with_q, without_q):
+            q, cal = results[k], self.calibrations[items[k].language]
+            q.fluency, q.relevance = lp, lp - lp0
+            q.content = cal.fluency(q.fluency) * cal.relevance(q.relevance)
+            q.score = 1 + 4 * factors[k] * q.content
+        return results
 
     def score(self, items) -> list[Judgement]:
-        import torch
-
-        prompts = [self.render(item) for item in items]
-        if not prompts:
-            return []
-        tokenizer = self.lm.tokenizer
-        encoded = [tokenizer(p, add_special_tokens=True)["input_ids"] for p in prompts]
-        order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))  # less padding per batch
-        pad_id = tokenizer.pad_token_id
-        if pad_id is None:
-            pad_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
-        base = self.lm.base()
-        takes_positions = "position_ids" in inspect.signature(base.forward).parameters
-        values = torch.arange(1, 6, dtype=torch.float32)
-        scores: list[float] = [0.0] * len(prompts)
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start : start + self.batch_size]
-                width = max(len(encoded[i]) for i in batch)
-                ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):  # LEFT padding: the last position is the prompt's end
-                    seq = encoded[i]
-                    ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
-                    mask[row, width - len(seq) :] = 1
-                kwargs = dict(input_ids=ids.to(self.lm.device), attention_mask=mask.to(self.lm.device), use_cache=False)
-                if takes_positions:
-                    kwargs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0).to(self.lm.device)
-                hidden = base(**kwargs).last_hidden_state[:, -1]
-                logits = self.lm.adapter.logits(self.lm.model, hidden).float()
-                probs = torch.softmax(logits[:, self.digit_ids], dim=-1).cpu()
-                for row, value in zip(batch, (probs * values).sum(-1).tolist()):
-                    scores[row] = min(5.0, max(1.0, float(value)))
-        return [Judgement(s) for s in scores]
-
-
-def digit_token_ids(tokenizer) -> list[int]:
-    """Token ids of "1".."5": the last id of each digit encoded alone (no special tokens).
-
-    Sentencepiece tokenizers may prefix a word-boundary token ("▁", "4"), hence
-    the last id; ``convert_tokens_to_ids`` is the fallback. The five ids must
-    be distinct and decode to their digit.
-    """
-    ids = []
-    for digit in "12345":
-        found = None
-        encoded = tokenizer.encode(digit, add_special_tokens=False)
-        if encoded and tokenizer.decode([encoded[-1]]).strip() == digit:
-            found = encoded[-1]
-        else:
-            direct = tokenizer.convert_tokens_to_ids(digit)
-            if direct is not None and direct != getattr(tokenizer, "unk_token_id", None):
-                found = direct
-        if found is None:
-            raise ValueError(f"the tokenizer has no single token for the digit '{digit}'; LocalJudge cannot score")
-        ids.append(int(found))
-    if len(set(ids)) != 5:
-        raise ValueError(f"the digits 1-5 do not map to five distinct tokens ({ids}); LocalJudge cannot score")
-    return ids
+        """Scores 1-5, in input order (the local judge always gives one)."""
+        items = list(items)
+        scores = [Judgement(q.score) for q in self.details(items)]
+        log.info(
+            "local judge: %d answers; cost so far %s; calibrations %s",
+            len(items),
+            dict(self.cost),
+            {lang: asdict(c) for lang, c in self.calibrations.items()},
+        )
+        return scores

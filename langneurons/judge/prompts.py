@@ -8,8 +8,8 @@ from pathlib import Path
 from .base import JudgeError, JudgeItem
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "data" / "prompts"
-#: The bundled template of each backend that reads a prompt.
-TEMPLATES = {"openai": PROMPTS_DIR / "judge.txt", "local": PROMPTS_DIR / "judge_local.txt"}
+#: The bundled judge prompt (the openai backend's; the local judge reads no prompt).
+TEMPLATE = PROMPTS_DIR / "judge.txt"
 
 #: What is said to the judge when its reply held no valid score.
 REASK_MESSAGE = 'Reply with the score only, in the form "Score: N" where N is an integer from 1 to 5.'
@@ -37,9 +37,9 @@ def render_prompt(template: str, item: JudgeItem) -> str:
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
-def load_template(path: str | Path | None, backend: str) -> str:
-    """The template at ``path`` (``judge.prompt``), or the backend's bundled one when ``path`` is None."""
-    path = Path(path) if path is not None else TEMPLATES[backend]
+def load_template(path: str | Path | None = None) -> str:
+    """The template at ``path`` (``judge.prompt``), or the bundled one when ``path`` is None."""
+    path = Path(path) if path is not None else TEMPLATE
     if not path.is_file():
         raise JudgeError(f"judge.prompt: the template file {path} does not exist; fix the path or set it to null")
     template = path.read_text(encoding="utf-8")

@@ -26,6 +26,7 @@ def build(run: Run) -> dict:
             answers = run.jsonl("answers", **where)
             accuracy_ci = _intervals(run.csv("language_accuracy_ci", columns=CI, **where))
             quality_ci = _intervals(run.csv("quality_ci", columns=CI, **where))
+            control = run.csv("quality_control", index_col="language", columns=CONTROL, **where)
             accuracy_table = (
                 None if accuracy is None else _condition_table(accuracy, run.langs, fmt.fmt_share, ORANGE, accuracy_ci)
             )
@@ -38,6 +39,8 @@ def build(run: Run) -> dict:
                     "accuracy_table": accuracy_table,
                     "accuracy_path": str(run.path("language_accuracy", **where)),
                     "samples": _samples(answers, run.langs) if answers else None,
+                    "control_table": None if control is None else _control_table(control, run.langs),
+                    "checks": _checks(quality, control, run.langs),
                 }
             )
             quality_means = _condition_means(quality, run.langs)
@@ -58,6 +61,7 @@ def build(run: Run) -> dict:
 
 
 CI = ("condition", "language", "lo", "hi")
+CONTROL = ("language", "matched", "shuffled", "difference")
 
 
 def _intervals(frame) -> dict:
@@ -96,6 +100,25 @@ def _condition_table(frame: pd.DataFrame, langs: list[str], write, rgb, interval
         for cond in _condition_order(frame, langs)
     ]
     return fmt.table(["Deactivated ↓ / question language →"] + qlangs, rows, kind="wide")
+
+
+def _control_table(control: pd.DataFrame, langs: list[str]) -> dict:
+    """Rows: the normal answers scored with their own question, with another one, the difference; columns: language."""
+    qlangs = [lang for lang in langs if lang in control.index]
+    labels = {"matched": "own question", "shuffled": "another question (shuffled)", "difference": "difference"}
+    rows = [[fmt.cell(label)] + [fmt.num(_score(control.loc[q, key])) for q in qlangs] for key, label in labels.items()]
+    return fmt.table(["Question paired with the answer ↓ / language →"] + qlangs, rows, kind="wide")
+
+
+def _checks(quality: pd.DataFrame, control: pd.DataFrame | None, langs: list[str]) -> dict:
+    """Does the judge discriminate? Languages whose own-neurons condition scores below normal, and whose
+    shuffled control scores below the matched answers (counts of the languages that have both numbers)."""
+    own = [q for q in fmt.language_columns(quality, langs) if q in quality.index and "normal" in quality.index]
+    out = {"own_below": sum(quality.loc[q, q] < quality.loc["normal", q] for q in own), "own_n": len(own)}
+    if control is not None:
+        compared = control.dropna(subset=["matched", "shuffled"])
+        out |= {"shuffled_below": int((compared["shuffled"] < compared["matched"]).sum()), "shuffled_n": len(compared)}
+    return out
 
 
 def _condition_means(frame: pd.DataFrame, langs: list[str]) -> dict:

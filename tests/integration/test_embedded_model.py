@@ -68,3 +68,32 @@ def test_lape_neurons_are_language_specific(gemma):
     assert lape["ratio"].mean() > rand["ratio"].mean()
     # deactivating zh neurons multiplies zh perplexity (43 -> 209 measured by hand on ~20k tokens)
     assert tables["lape"].loc["zh", "zh"] > 2 * tables["lape"].loc["none", "zh"]
+
+
+def test_local_judge_reads_the_question_and_the_language(gemma):
+    """The offline judge: an answer scores higher with its own question than with another, and 1 in the wrong language."""
+    from langneurons.judge import JudgeItem
+    from langneurons.judge.local import LocalJudge
+
+    sleep_en, capital_en = "How can I fall asleep faster?", "What is the capital of France and why is it famous?"
+    sleep_zh, capital_zh = "我怎样才能更快入睡？", "法国的首都是哪里？它为什么有名？"
+    answers = {
+        "en": "Go to bed at the same time every night, avoid coffee after noon and keep your bedroom dark and cool.",
+        "zh": "每天晚上在同一时间上床睡觉，下午不要喝咖啡，并保持卧室黑暗和凉爽。",
+    }
+    judge = LocalJudge(gemma, ["en", "zh"])
+    matched_en, shuffled_en, matched_zh, shuffled_zh, wrong_language = judge.details(
+        [
+            JudgeItem(sleep_en, answers["en"], "en"),
+            JudgeItem(capital_en, answers["en"], "en"),
+            JudgeItem(sleep_zh, answers["zh"], "zh"),
+            JudgeItem(capital_zh, answers["zh"], "zh"),
+            JudgeItem(sleep_zh, answers["en"], "zh"),
+        ]
+    )
+    print(judge.calibrations, matched_en, shuffled_en, matched_zh, shuffled_zh, sep="\n")
+    assert all(c.informative() for c in judge.calibrations.values())  # real text beats word salad on the real model
+    assert matched_en.relevance > shuffled_en.relevance and matched_en.score > shuffled_en.score + 1
+    assert matched_zh.relevance > shuffled_zh.relevance and matched_zh.score > shuffled_zh.score + 1
+    assert matched_en.score > 3 and matched_zh.score > 3
+    assert wrong_language.score == 1.0

@@ -140,6 +140,9 @@ def test_generation_and_steering_tables(smoke_run):
         "score_missing",
     } <= set(answers.columns)
     assert answers["score"].between(1, 5).all()  # the local judge scored every answer
+    control = pd.read_csv(results / "generation" / "lape.quality_control.csv", index_col="language")
+    assert list(control.index) == langs and list(control.columns) == ["matched", "shuffled", "difference", "n"]
+    assert (control["n"] == n_questions).all() and control[["matched", "shuffled"]].stack().between(1, 5).all()
     off = pd.read_csv(results / "steering" / "offtarget.csv", index_col="language")
     assert list(off.index) == langs
     cross = pd.read_csv(results / "steering" / "crosslingual.csv")
@@ -165,6 +168,10 @@ def test_report_has_every_configured_section(smoke_run):
     assert page.count("<img ") == 3 * len(methods) + 1 + stability  # layers, overlap, PPL per method; SES; stability
     # uncertainty: the stability subsection, the random null, intervals in the PPL, generation and steering tables
     assert "How stable are these neurons?" in sections["neurons"] and "Split-half Jaccard" in sections["neurons"]
+    assert "does the judge read the question?" in sections["generation"]
+    assert re.search(
+        r"shuffled control scores below the matched answers in \d+ of\s+\d+ languages", sections["generation"]
+    )
     assert "Against the random null" in sections["ppl"] and "above every random draw" in sections["ppl"]
     for key in ("ppl", "generation", "steering"):
         assert re.search(r"<td[^>]*>[^<]*\[[^<]*, [^<]*\][^<]*</td>", sections[key]), f"no interval in {key}"

@@ -1,6 +1,6 @@
 """The content-quality judges: score parsing, prompts, the OpenAI judge against a scripted local
 OpenAI-compatible server (the SDK's retries, re-asks, stalls, key hygiene), the disk cache in front of
-any judge, the local LM judge and the factory.
+any judge and the factory (the local judge: test_local_judge.py).
 
 Everything runs on 127.0.0.1; timeouts are short and every loop is bounded.
 """
@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 
 import pytest
-import torch
 
 from langneurons.judge import (
     CachedJudge,
@@ -27,11 +26,9 @@ from langneurons.judge import (
     parse_score,
     render_prompt,
 )
-from langneurons.judge.local import LocalJudge, digit_token_ids
 from langneurons.judge.openai_backend import OpenAIJudge
-from langneurons.judge.prompts import REASK_MESSAGE, TEMPLATES
+from langneurons.judge.prompts import REASK_MESSAGE, TEMPLATE
 
-from ..conftest import loaded
 from ..judge_fakes import FakeOpenAI, free_port, judge_config
 
 SECRET = "sk-test-SECRET-0123456789"
@@ -98,14 +95,12 @@ def test_render_prompt_fills_only_the_three_placeholders():
     assert render_prompt(template, item) == 'Q=Why {answer}? A=Because {language}. L=French json={"x": 1} {other}'
 
 
-def test_bundled_templates_ask_for_the_expected_language():
-    for path in TEMPLATES.values():
-        text = path.read_text(encoding="utf-8")
-        assert "{question}" in text and "{answer}" in text and "{language}" in text
-        # the judge is told the language the answer should be in, never "the user asked in" it
-        assert "asked in {language}" not in text
-    assert "Score: N" in TEMPLATES["openai"].read_text(encoding="utf-8")
-    assert TEMPLATES["local"].read_text(encoding="utf-8").rstrip().endswith("Score (1-5):")
+def test_bundled_template_asks_for_the_expected_language():
+    text = TEMPLATE.read_text(encoding="utf-8")
+    assert "{question}" in text and "{answer}" in text and "{language}" in text
+    # the judge is told the language the answer should be in, never "the user asked in" it
+    assert "asked in {language}" not in text
+    assert "Score: N" in text
 
 
 # ---------------------------------------------------------------- OpenAI judge
@@ -320,9 +315,6 @@ def test_unreadable_cache_entry_is_asked_again(tmp_path, caplog):
     assert "unreadable judge cache entry" in caplog.text and json.loads(entry.read_text())["score"] == 3.0
 
 
-# ---------------------------------------------------------------- local judge
-
-
 ITEMS = [
     JudgeItem("How can I sleep better?", "Go to bed at the same time every day.", "en"),
     JudgeItem("Comment économiser de l'argent ?", "Faites une liste.", "fr"),
@@ -332,67 +324,21 @@ ITEMS = [
 ]
 
 
-def local_judge(lm, batch_size: int = 8, **values) -> LocalJudge:
-    return make_judge(judge_config(backend="local", batch_size=batch_size, **values), lm=lm)
-
-
-def test_local_judge_scores_in_range_and_batching_matches_one_by_one(tiny_llama):
-    batched = local_judge(tiny_llama, batch_size=4).score(ITEMS)
-    single = local_judge(tiny_llama, batch_size=1).score(ITEMS)
-    assert len(batched) == len(ITEMS)
-    for b, s in zip(batched, single):
-        assert b.missing_reason is None and 1.0 <= b.score <= 5.0
-        assert b.score == pytest.approx(s.score, abs=1e-4)
-    assert len({round(b.score, 6) for b in batched}) > 1  # different prompts, different scores
-    assert local_judge(tiny_llama).score([]) == []
-
-
-def test_local_judge_is_the_expected_digit(tiny_llama, tmp_path):
-    template = tmp_path / "t.txt"
-    template.write_text("Q: {question}\nA: {answer}\nScore (1-5):")
-    (result,) = local_judge(tiny_llama, prompt=str(template)).score(ITEMS[:1])
-    ids = tiny_llama.tokenizer(render_prompt(template.read_text(), ITEMS[0]), return_tensors="pt")["input_ids"]
-    with torch.no_grad():
-        logits = tiny_llama.model(input_ids=ids).logits[0, -1]
-    digits = [tiny_llama.tokenizer.convert_tokens_to_ids(d) for d in "12345"]
-    probs = torch.softmax(logits[digits].float(), -1)
-    assert result.score == pytest.approx(float((probs * torch.arange(1, 6)).sum()), abs=1e-5)
-
-
-@pytest.mark.parametrize("arch", ["GPT2LMHeadModel", "OPTForCausalLM", "BloomForCausalLM", "Gemma3ForCausalLM"])
-def test_local_judge_left_padding_across_architectures(arch):
-    lm = loaded(arch, num_layers=1, d_ff=32)
-    batched = local_judge(lm, batch_size=5).score(ITEMS)
-    single = local_judge(lm, batch_size=1).score(ITEMS)
-    for b, s in zip(batched, single):
-        assert 1.0 <= b.score <= 5.0 and b.score == pytest.approx(s.score, abs=1e-4)
-
-
-def test_digit_token_ids_of_the_byte_tokenizer(tiny_llama):
-    ids = digit_token_ids(tiny_llama.tokenizer)
-    assert len(set(ids)) == 5
-    assert [tiny_llama.tokenizer.decode([i]) for i in ids] == list("12345")
-
-
 # ---------------------------------------------------------------- factory
 
 
-def test_make_judge_builds_each_backend_from_the_validated_config(server, key, tmp_path, tiny_llama):
+def test_make_judge_builds_each_backend_from_the_validated_config(server, key, tmp_path):
     assert NoJudge().score(ITEMS[:2]) == [Judgement(None, "judge disabled (judge.backend: none)")] * 2
     assert isinstance(make_judge(judge_config(backend="none")), NoJudge)
 
     remote = openai_judge(server.base_url, concurrency=2, max_retries=1, timeout=5)
     assert isinstance(remote, OpenAIJudge)  # no cache_dir: not cached
     assert (remote.concurrency, remote.max_retries, remote._client.timeout) == (2, 1, 5)
-    assert remote.template == TEMPLATES["openai"].read_text(encoding="utf-8")
+    assert remote.template == TEMPLATE.read_text(encoding="utf-8")
     cached = openai_judge(server.base_url, tmp_path / "c")
     assert isinstance(cached, CachedJudge) and cached.score([item("good-f")]) == [Judgement(4.0)]
     assert len(list((tmp_path / "c").glob("*.json"))) == 1
 
-    default_local = make_judge(judge_config(backend="local"), lm=tiny_llama, cache_dir=tmp_path / "l")
-    assert isinstance(default_local, LocalJudge)  # the local judge is never cached
-    assert default_local.template == TEMPLATES["local"].read_text(encoding="utf-8") and default_local.batch_size == 8
     custom = tmp_path / "mine.txt"
-    custom.write_text("Rate {question} / {answer} in {language}. Score (1-5):", encoding="utf-8")
-    local = local_judge(tiny_llama, batch_size=2, prompt=str(custom))
-    assert local.batch_size == 2 and local.template == custom.read_text()
+    custom.write_text("Rate {question} / {answer} in {language}.", encoding="utf-8")
+    assert openai_judge(server.base_url, prompt=str(custom)).template == custom.read_text()

@@ -122,13 +122,12 @@ def test_judge_request_of_a_crosslingual_answer(lm, neurons_and_means, tiny_llam
     (record,) = [r for r in steer(lm, neurons_and_means) if r["condition"] == "to_zh" and r["question_id"] == "q1"]
     assert record["language"] == "es"
     monkeypatch.setenv("OPENAI_API_KEY", "sk-unused")
-    judges = [
-        make_judge(judge_config(backend="openai", model="gpt-4", base_url="http://127.0.0.1:9/v1")),
-        make_judge(judge_config(backend="local"), lm=tiny_llama),
-    ]
-    for judge in judges:
-        request = judge.render(judge_item(record))
-        assert "¿Por qué el cielo es azul?" in request and "Chinese" in request
-        assert "Spanish" not in request and "Responde" not in request
-        assert "Q:" not in request and "A:" not in request and record["prompt"] not in request
-        assert record["answer"] in request
+    judge = make_judge(judge_config(backend="openai", model="gpt-4", base_url="http://127.0.0.1:9/v1"))
+    request = judge.render(judge_item(record))
+    assert "¿Por qué el cielo es azul?" in request and "Chinese" in request
+    assert "Spanish" not in request and "Responde" not in request
+    assert "Q:" not in request and "A:" not in request and record["prompt"] not in request
+    assert record["answer"] in request
+    # the local judge scores the answer after the generation prompt of the bare question, asking for Chinese
+    local = make_judge(judge_config(backend="local"), tiny_llama, languages=["en", "zh", "es"])
+    assert local.render(judge_item(record)) == "Q: ¿Por qué el cielo es azul?请用中文回答。\nA:"

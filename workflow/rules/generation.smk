@@ -87,6 +87,7 @@ rule judge:
         accuracy=expand(R.pattern("language_accuracy"), method=GEN_METHODS, allow_missing=True),
         quality_ci=expand(R.pattern("quality_ci"), method=GEN_METHODS, allow_missing=True),
         accuracy_ci=expand(R.pattern("language_accuracy_ci"), method=GEN_METHODS, allow_missing=True),
+        quality_control=expand(R.pattern("quality_control"), method=GEN_METHODS, allow_missing=True),
         steering=[R.pattern(name) for name in STEER_OUTPUTS],
     log:
         R.log("judge", "{model}"),
@@ -103,6 +104,7 @@ rule judge:
     params:
         model=model_cfg,
         judge=config["judge"],
+        generation=config["generation"],
         uncertainty=config["uncertainty"],
         languages=LANGS,
         methods=GEN_METHODS,

@@ -1,0 +1,95 @@
+"""Answer likelihoods under the unmodified model, and their calibration to [0, 1] per language.
+
+The local judge (:mod:`langneurons.judge.local`) scores an answer's *fluency*
+(mean log-probability per token after the generation prompt with the question)
+and *relevance* (pointwise mutual information: that fluency minus the one after
+the same prompt with an empty question). Both are in nats per token, whose
+meaning differs between languages and models, so each is mapped onto [0, 1]
+with reference passages (:class:`Calibration`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+#: LM-head rows computed at once (each is a vocabulary-sized row of logits).
+HEAD_CHUNK = 256
+
+
+@torch.inference_mode()
+def answer_logprobs(lm, contexts: list[list[int]], answers: list[list[int]], batch_size: int = 16) -> list[float]:
+    """Mean log-probability (nats per token) of each answer's token ids after its context's; NaN if empty.
+
+    Rows are right-padded (every row's positions start at 0, padding is masked),
+    so a row's value does not depend on the other rows of its batch. The LM head
+    runs only at the positions that predict answer tokens.
+    """
+    out = [math.nan] * len(answers)
+    todo = sorted((i for i in range(len(answers)) if answers[i]), key=lambda i: len(contexts[i]) + len(answers[i]))
+    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
+    base = lm.base()
+    for start in range(0, len(todo), batch_size):
+        rows = todo[start : start + batch_size]
+        width = max(len(contexts[i]) + len(answers[i]) for i in rows)
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, i in enumerate(rows):
+            seq = contexts[i] + answers[i]
+            ids[r, : len(seq)] = torch.tensor(seq)
+            mask[r, : len(seq)] = 1
+        hidden = base(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device), use_cache=False).last_hidden_state
+        # the hidden state at position t predicts token t + 1
+        picked = torch.cat(
+            [hidden[r, len(contexts[i]) - 1 : len(contexts[i]) + len(answers[i]) - 1] for r, i in enumerate(rows)]
+        )
+        targets = torch.tensor([t for i in rows for t in answers[i]])
+        logprobs = torch.cat(
+            [
+                token_logprobs(lm, picked[s : s + HEAD_CHUNK], targets[s : s + HEAD_CHUNK])
+                for s in range(0, len(targets), HEAD_CHUNK)
+            ]
+        )
+        for i, part in zip(rows, logprobs.split([len(answers[i]) for i in rows])):
+            out[i] = part.mean().item()
+    return out
+
+
+def token_logprobs(lm, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log p(target) for each row of final hidden states (on the CPU)."""
+    logits = lm.adapter.logits(lm.model, hidden).float()
+    return -F.cross_entropy(logits, targets.to(logits.device), reduction="none").cpu()
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Reference points of one language, in nats per token.
+
+    Fluency maps linearly from a shuffled passage (0) to a passage after its
+    topic (1); relevance from PMI 0 (the question makes the answer no more
+    likely than no question: an unrelated answer) to the PMI of a passage
+    after its topic (1). Values outside are clipped.
+    """
+
+    fluency_good: float
+    fluency_bad: float
+    relevance_good: float
+
+    def fluency(self, value: float) -> float:
+        return between(value, self.fluency_bad, self.fluency_good)
+
+    def relevance(self, value: float) -> float:
+        return between(value, 0.0, self.relevance_good)
+
+    def informative(self) -> bool:
+        return self.fluency_good > self.fluency_bad and self.relevance_good > 0
+
+
+def between(value: float, low: float, high: float) -> float:
+    """Where ``value`` lies from ``low`` (0) to ``high`` (1), clipped; 0.5 when the anchors are not ordered."""
+    if not high > low:
+        return 0.5
+    return min(1.0, max(0.0, (value - low) / (high - low)))
