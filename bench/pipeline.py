@@ -40,11 +40,23 @@ def main() -> None:
     parser.add_argument("--scratch", help="folder for results and resources (default: a new temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     parser.add_argument("--out", default=str(ROOT / "bench" / "pipeline"))
+    parser.add_argument(
+        "--finished",
+        nargs=2,
+        metavar=("RESULTS", "WALL_SECONDS"),
+        help="summarise a cold-start run made elsewhere (e.g. from a fresh clone): its results folder and wall time",
+    )
     args = parser.parse_args()
 
     config = validate_config(
         yaml.safe_load((ROOT / args.configfile).read_text()), ROOT / "workflow" / "schemas" / "config.schema.yaml"
     )
+    if args.finished:
+        results, wall = Path(args.finished[0]), float(args.finished[1])
+        summarise(
+            config, results, wall, f"snakemake --cores {args.cores} in a fresh clone (run outside this script)", args
+        )
+        return
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="langneurons-bench-")).resolve()
     results, resources = scratch / "results", scratch / "resources"
     if results.exists() or resources.exists():
@@ -65,12 +77,20 @@ def main() -> None:
     wall = time.perf_counter() - start
     if run.returncode != 0:
         sys.exit(f"snakemake failed (exit {run.returncode}); the scratch folder {scratch} is kept for its logs")
+    summarise(
+        config, results, wall, " ".join(command[:5]) + " (results and resources_dir in an empty scratch folder)", args
+    )
+    if not args.keep and not args.scratch:
+        shutil.rmtree(scratch)
 
+
+def summarise(config: dict, results: Path, wall: float, snakemake_command: str, args) -> None:
+    """Write results.json and RESULTS.md for a finished run: whole wall time, per-stage job times and peaks."""
     stages = stage_times(results, list(config["models"]), skip=())
     peak = max((s["peak_mb"] for s in stages if s["peak_mb"] is not None), default=None)
     record = {
         "command": "python bench/pipeline.py " + " ".join(sys.argv[1:]),
-        "snakemake_command": " ".join(command[:5]) + " (results and resources_dir in an empty scratch folder)",
+        "snakemake_command": snakemake_command,
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
@@ -111,8 +131,6 @@ def main() -> None:
     ]
     (out / "RESULTS.md").write_text("\n".join(lines))
     print("\n".join(lines))
-    if not args.keep and not args.scratch:
-        shutil.rmtree(scratch)
 
 
 if __name__ == "__main__":
