@@ -107,5 +107,5 @@ def test_workflow_ses_on_a_parallel_files_question_set(tmp_path):
     assert set(zip(got.lang_a, got.lang_b)) == {("en", "zh"), ("en", "fr"), ("zh", "fr"), ("all", "all")}
     pd.testing.assert_frame_equal(got, expected, atol=1e-4, rtol=0)
     # how many questions generation takes is not an SES input
-    cfg["questions"]["max_questions"] = 1
+    cfg["questions"]["max_questions"] = 2
     assert "Nothing to be done" in snakemake("-n")
