@@ -181,7 +181,10 @@ def _bundled_problems(cfg: dict) -> Iterator[str]:
     if cfg["questions"]["source"] == "bundled" and _generates(cfg):
         readers["questions"].append("questions.source: bundled")
     ses_items = cfg["ses"]["items"]
-    readers["corpus" if ses_items == "passages" else "questions"].append(f"ses.items: {ses_items}")
+    if ses_items == "passages":
+        readers["corpus"].append("ses.items: passages")
+    elif cfg["questions"]["source"] == "bundled":  # else SES reads the configured question set
+        readers["questions"].append("ses.items: questions")
     for kind, settings in readers.items():
         have = _bundled_languages(kind)
         missing = [lang for lang in cfg["languages"] if lang not in have]
@@ -252,6 +255,12 @@ def _generation_problems(cfg: dict) -> Iterator[str]:
         yield (
             "questions.max_questions: the judge's shuffled control pairs each answer with another question "
             "of its language; set it to 2 or more (or null = all)"
+        )
+    calibrated = [lang for lang in languages if lang in _bundled_languages("corpus")]
+    if judge["backend"] == "local" and not calibrated:
+        yield (
+            f"judge.backend: the local judge calibrates on bundled passages, which none of {_names(languages)} has "
+            f"(they cover {_names(_bundled_languages('corpus'))}); use judge.backend: openai or none"
         )
     if judge["prompt"] is not None and judge["backend"] == "local":
         yield "judge.prompt: the local judge reads no prompt (it measures the answers); set it to null"

@@ -222,6 +222,30 @@ def test_validation_names_the_key(change, key, tmp_path):
     assert all(line.startswith(("Config error: ", "Every key")) for line in lines), lines
 
 
+def other_languages(cfg, tmp, langs=("de", "it")):
+    """A config in languages that have no bundled data: corpus and questions from files."""
+    cfg["languages"] = list(langs)
+    files_corpus(cfg, existing(tmp, *langs))
+    at(cfg, "questions").update(source="files", files=existing(tmp, *langs))
+    at(cfg, "steering").update(crosslingual_languages=list(langs))
+    instructions = write(tmp, "instructions.json", json.dumps({lang: f" ({lang})" for lang in langs}))
+    at(cfg, "generation").update(instructions=instructions)
+
+
+def test_the_local_judge_needs_a_language_with_reference_passages(tmp_path):
+    cfg = bad_config(other_languages, tmp_path)
+    with pytest.raises(ConfigError, match=r"Config error: judge.backend: the local judge calibrates on bundled"):
+        validate_config(cfg, SCHEMA)
+    cfg["judge"]["backend"] = "none"
+    validate_config(cfg, SCHEMA)
+
+
+def test_ses_on_a_configured_question_set_does_not_need_the_bundled_questions(tmp_path):
+    cfg = bad_config(lambda c, t: other_languages(c, t, ("en", "de")), tmp_path)
+    cfg["ses"] = {"items": "questions"}  # the files above, not the bundled questions (which lack de)
+    validate_config(cfg, SCHEMA)
+
+
 def test_stage_settings_are_checked_only_when_the_stage_runs(tmp_path):
     cfg = bad_config(lambda c, t: at(c, "judge").update(backend="openai", prompt=str(t / "none.txt")), tmp_path)
     cfg["generation"]["methods"], cfg["steering"]["method"] = [], None
