@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .corpus import DATA
+from .corpus import DATA, bundled_languages
 from .questions import MVICUNA_URL
 
 # The languages of the authors' mvicuna question files (data/mvicuna/{lang}.txt in their repository).
@@ -77,10 +77,6 @@ def _names(items) -> str:
 def _looks_local(path: str) -> bool:
     """A path on this machine rather than a hub id (``org/name``)."""
     return path.startswith(("/", ".", "~")) or path.count("/") > 1 or "\\" in path
-
-
-def _bundled_languages(kind: str) -> list[str]:
-    return sorted(p.name.removesuffix(".jsonl") for p in (DATA / kind).iterdir() if p.name.endswith(".jsonl"))
 
 
 def _problems(cfg: dict) -> Iterator[str]:
@@ -186,7 +182,7 @@ def _bundled_problems(cfg: dict) -> Iterator[str]:
     elif cfg["questions"]["source"] == "bundled":  # else SES reads the configured question set
         readers["questions"].append("ses.items: questions")
     for kind, settings in readers.items():
-        have = _bundled_languages(kind)
+        have = bundled_languages(kind)
         missing = [lang for lang in cfg["languages"] if lang not in have]
         if settings and missing:
             yield (
@@ -256,11 +252,11 @@ def _generation_problems(cfg: dict) -> Iterator[str]:
             "questions.max_questions: the judge's shuffled control pairs each answer with another question "
             "of its language; set it to 2 or more (or null = all)"
         )
-    calibrated = [lang for lang in languages if lang in _bundled_languages("corpus")]
-    if judge["backend"] == "local" and not calibrated:
+    references = bundled_languages("corpus")
+    if judge["backend"] == "local" and not set(languages) & set(references):
         yield (
             f"judge.backend: the local judge calibrates on bundled passages, which none of {_names(languages)} has "
-            f"(they cover {_names(_bundled_languages('corpus'))}); use judge.backend: openai or none"
+            f"(they cover {_names(references)}); use judge.backend: openai or none"
         )
     if judge["prompt"] is not None and judge["backend"] == "local":
         yield "judge.prompt: the local judge reads no prompt (it measures the answers); set it to null"

@@ -43,12 +43,16 @@ SPLITS = ("valid", "train")  # the order the documents are written in: valid fir
 
 
 # --------------------------------------------------------------------------- sources
+def bundled_languages(kind: str = "corpus") -> list[str]:
+    """The languages of a bundled data set (``corpus`` or ``questions``), sorted."""
+    return sorted(p.name.removesuffix(".jsonl") for p in (DATA / kind).iterdir() if p.name.endswith(".jsonl"))
+
+
 def bundled_passages(lang: str) -> list[dict]:
     path = DATA / "corpus" / f"{lang}.jsonl"
     if not path.is_file():
-        available = sorted(p.name.split(".")[0] for p in (DATA / "corpus").iterdir())
         raise ValueError(
-            f"The bundled corpus has no language '{lang}' (it has {', '.join(available)}). "
+            f"The bundled corpus has no language '{lang}' (it has {', '.join(bundled_languages())}). "
             "Use corpus.source: wikipedia or files for other languages."
         )
     return read_jsonl(path, required={"id": str, "text": str})

@@ -9,7 +9,6 @@ padding and a KV cache, and an answer does not depend on its batch.
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,6 +21,8 @@ from .corpus import DATA
 from .hooks import NeuronHooks, Plan, activation_plan, combine, deactivation_plan
 from .models import LoadedModel
 from .selection import Neurons
+
+STOPS = ("\nQ:", "\nA:")  # the authors' stop strings: the model starts a new question or answer
 
 
 def load_template(path: str | None = None) -> str:
@@ -79,7 +80,7 @@ def generate_tokens(
     max_new_tokens: int,
     batch_size: int = 8,
     repetition_penalty: float = 1.1,
-    stops: tuple[str, ...] = ("\nQ:", "\nA:"),
+    stops: tuple[str, ...] = STOPS,
     progress: bool = False,
 ) -> list[list[int]]:
     """Greedy answer tokens for ``prompts`` (up to EOS or a stop string), the same whatever the batching.
@@ -113,15 +114,18 @@ def generate_tokens(
     return answers
 
 
-def generate(lm: LoadedModel, prompts: list[str], *args, **kwargs) -> list[str]:
-    """Greedy answers for ``prompts``, cut at the stop strings; arguments as ``generate_tokens``."""
-    call = inspect.signature(generate_tokens).bind(lm, prompts, *args, **kwargs)
-    call.apply_defaults()  # the stop strings, given or not, also cut the decoded text
-    tokens = generate_tokens(*call.args, **call.kwargs)
-    return [
-        cut_at_stop(text, call.arguments["stops"])
-        for text in lm.tokenizer.batch_decode(tokens, skip_special_tokens=True)
-    ]
+def generate(
+    lm: LoadedModel,
+    prompts: list[str],
+    max_new_tokens: int,
+    batch_size: int = 8,
+    repetition_penalty: float = 1.1,
+    stops: tuple[str, ...] = STOPS,
+    progress: bool = False,
+) -> list[str]:
+    """Greedy answers for ``prompts`` (``generate_tokens``), decoded and cut at the stop strings."""
+    tokens = generate_tokens(lm, prompts, max_new_tokens, batch_size, repetition_penalty, stops, progress)
+    return [cut_at_stop(text, stops) for text in lm.tokenizer.batch_decode(tokens, skip_special_tokens=True)]
 
 
 def deactivation_conditions(

@@ -101,6 +101,17 @@ def perplexity(lm: LoadedModel, tokens: dict, batch_size: int) -> float:
     return nll(lm, tokens, batch_size).ppl
 
 
+def evaluation_batch_size(lm: LoadedModel, valid: dict[str, dict], languages: list[str], batch_size: int | str) -> int:
+    """``batch_size``, or for ``"auto"`` the most of the longest sequences whose NLL fits the free GPU memory."""
+    return resolve_batch_size(
+        batch_size,
+        lm,
+        lambda ids: batch_nll(lm, ids),
+        max(int(valid[lang]["seq_len"]) for lang in languages),
+        max(len(valid[lang]["sequences"]) for lang in languages),
+    )
+
+
 def perplexity_matrix(
     lm: LoadedModel,
     valid: dict[str, dict],
@@ -121,14 +132,7 @@ def perplexity_matrix(
     """
     tables: dict[str, pd.DataFrame] = {}
     evaluations: dict[str, dict[str, dict[str, NLL]]] = {}
-    seq_len = max(int(valid[lang]["seq_len"]) for lang in languages)
-    batch_size = resolve_batch_size(
-        batch_size,
-        lm,
-        lambda ids: batch_nll(lm, ids),
-        seq_len,
-        max(len(valid[lang]["sequences"]) for lang in languages),
-    )
+    batch_size = evaluation_batch_size(lm, valid, languages, batch_size)
 
     def evaluate_all() -> dict[str, NLL]:
         row = {}
@@ -163,13 +167,7 @@ def own_language_nll(
     progress=None,
 ) -> list[dict[str, NLL]]:
     """Per neuron set, each language's NLL with that language's neurons deactivated (the diagonal only)."""
-    batch_size = resolve_batch_size(
-        batch_size,
-        lm,
-        lambda ids: batch_nll(lm, ids),
-        max(int(valid[lang]["seq_len"]) for lang in languages),
-        max(len(valid[lang]["sequences"]) for lang in languages),
-    )
+    batch_size = evaluation_batch_size(lm, valid, languages, batch_size)
     out = []
     with NeuronHooks(lm) as hooks:
         for neurons in neuron_sets:

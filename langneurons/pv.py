@@ -30,20 +30,19 @@ from __future__ import annotations
 import logging
 import math
 import random
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
+from .answer_batch import Batch, answer_states, collate, pad_id
 from .io import atomic_write
 from .models import LoadedModel
 
 log = logging.getLogger(__name__)
 
 PROMPT = "Q: {instruction}\nA:"  # the format of the generation prompts, so tuning teaches the format used later
-IGNORE = -100  # label of positions that are not trained on (prompt, padding)
 
 
 # --------------------------------------------------------------------------- data
@@ -64,26 +63,6 @@ def encode(example: dict, tokenizer, seq_len: int) -> tuple[list[int], int]:
     if tokenizer.eos_token_id is not None:
         answer.append(tokenizer.eos_token_id)
     return (prompt + answer)[:seq_len], len(prompt)
-
-
-@dataclass
-class Batch:
-    ids: torch.Tensor  # [b, t]
-    mask: torch.Tensor  # [b, t] attention mask (1 = token, 0 = padding)
-    labels: torch.Tensor  # [b, t] ids, IGNORE on prompt and padding
-
-
-def collate(encoded: list[tuple[list[int], int]], pad_id: int) -> Batch:
-    """Right-padded batch; labels keep only answer tokens."""
-    width = max(len(ids) for ids, _ in encoded)
-    ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
-    labels = torch.full_like(ids, IGNORE)
-    mask = torch.zeros_like(ids)
-    for row, (seq, n_prompt) in enumerate(encoded):
-        ids[row, : len(seq)] = torch.tensor(seq)
-        mask[row, : len(seq)] = 1
-        labels[row, n_prompt : len(seq)] = ids[row, n_prompt : len(seq)]
-    return Batch(ids, mask, labels)
 
 
 def make_batches(examples: list[dict], tokenizer, seq_len: int, batch_size: int, steps: int, seed: int) -> list[Batch]:
@@ -107,8 +86,8 @@ def make_batches(examples: list[dict], tokenizer, seq_len: int, batch_size: int,
         epoch = list(range(len(encoded)))
         rng.shuffle(epoch)
         order += epoch
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
-    return [collate([encoded[i] for i in order[s * batch_size : (s + 1) * batch_size]], pad_id) for s in range(steps)]
+    pad = pad_id(tokenizer)
+    return [collate([encoded[i] for i in order[s * batch_size : (s + 1) * batch_size]], pad) for s in range(steps)]
 
 
 # --------------------------------------------------------------------------- tuning
@@ -125,12 +104,9 @@ class AddDelta(nn.Module):
 
 def answer_loss(lm: LoadedModel, batch: Batch) -> torch.Tensor:
     """Mean next-token cross-entropy over the answer tokens (logits only where a label is)."""
-    ids, mask = batch.ids.to(lm.device), batch.mask.to(lm.device)
-    hidden = lm.base()(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
-    targets = batch.labels[:, 1:].to(hidden.device)
-    keep = targets != IGNORE
-    logits = lm.adapter.logits(lm.model, hidden[:, :-1][keep]).float()
-    return F.cross_entropy(logits, targets[keep].to(logits.device))
+    hidden, targets = answer_states(lm, batch)
+    logits = lm.adapter.logits(lm.model, hidden).float()
+    return F.cross_entropy(logits, targets.to(logits.device))
 
 
 def tune(lm: LoadedModel, batches: list[Batch], lr: float, optimizer: str = "sgd") -> dict:

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from .answer_batch import pad_id
 from .batching import resolve_batch_size
 from .models import LoadedModel
 
@@ -33,7 +34,7 @@ def pooled_states(lm: LoadedModel, texts: list[str], batch_size: int | str = 8) 
     ``batch_size`` may be ``"auto"`` (the most items of the longest length that fit the free GPU memory).
     """
     tok = lm.tokenizer
-    pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+    pad = pad_id(tok)
     specials = {i for i in (tok.bos_token_id,) if i is not None}
     encoded_all = [tok(t).input_ids for t in texts]
     batch_size = resolve_batch_size(

@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from .activations import merge_stats, nearest, stack_stats
-from .selection import Neurons, select
+from .selection import Neurons, select, totals
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +190,7 @@ def null_table(
     """
     rows = []
     for method, record in records.items():
+        counts = totals(neurons[method])
         for k, lang in enumerate(languages):
             observed = relative_change(paired_blocks(record, record["nll"][lang][lang], lang))
             null = null_increase[lang]
@@ -205,7 +206,7 @@ def null_table(
                     "p_value": empirical_p(observed, null),
                     "beats_null": bool(observed > np.max(null)),
                     "draws": len(null),
-                    "neurons": sum(len(idx) for idx in neurons[method][k]),
+                    "neurons": counts[k],
                     "neurons_null": null_neurons[k],
                 }
             )

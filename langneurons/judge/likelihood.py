@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..answer_batch import answer_states, collate, pad_id
+
 #: LM-head rows computed at once (each is a vocabulary-sized row of logits).
 HEAD_CHUNK = 256
 
@@ -24,32 +26,20 @@ HEAD_CHUNK = 256
 def answer_logprobs(lm, contexts: list[list[int]], answers: list[list[int]], batch_size: int = 16) -> list[float]:
     """Mean log-probability (nats per token) of each answer's token ids after its context's; NaN if empty.
 
-    Rows are right-padded (every row's positions start at 0, padding is masked),
-    so a row's value does not depend on the other rows of its batch. The LM head
-    runs only at the positions that predict answer tokens.
+    Sequences of similar length share a batch (``answer_batch``: right-padded,
+    so a row's value does not depend on the other rows); the LM head runs only
+    at the positions that predict answer tokens, in chunks.
     """
     out = [math.nan] * len(answers)
     todo = sorted((i for i in range(len(answers)) if answers[i]), key=lambda i: len(contexts[i]) + len(answers[i]))
-    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
-    base = lm.base()
+    pad = pad_id(lm.tokenizer)
     for start in range(0, len(todo), batch_size):
         rows = todo[start : start + batch_size]
-        width = max(len(contexts[i]) + len(answers[i]) for i in rows)
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, i in enumerate(rows):
-            seq = contexts[i] + answers[i]
-            ids[r, : len(seq)] = torch.tensor(seq)
-            mask[r, : len(seq)] = 1
-        hidden = base(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device), use_cache=False).last_hidden_state
-        # the hidden state at position t predicts token t + 1
-        picked = torch.cat(
-            [hidden[r, len(contexts[i]) - 1 : len(contexts[i]) + len(answers[i]) - 1] for r, i in enumerate(rows)]
-        )
-        targets = torch.tensor([t for i in rows for t in answers[i]])
+        batch = collate([(contexts[i] + answers[i], len(contexts[i])) for i in rows], pad)
+        hidden, targets = answer_states(lm, batch)
         logprobs = torch.cat(
             [
-                token_logprobs(lm, picked[s : s + HEAD_CHUNK], targets[s : s + HEAD_CHUNK])
+                token_logprobs(lm, hidden[s : s + HEAD_CHUNK], targets[s : s + HEAD_CHUNK])
                 for s in range(0, len(targets), HEAD_CHUNK)
             ]
         )

@@ -36,7 +36,7 @@ import statistics
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from ..corpus import DATA, bundled_passages
+from ..corpus import bundled_languages, bundled_passages
 from ..generation import build_prompt, load_instructions, load_template
 from ..langid import identify
 from .base import JudgeItem, Judgement
@@ -81,7 +81,7 @@ def copied_shares(answer: list, question: list, n: int = NGRAM) -> tuple[float, 
 
 def bundled_references(languages) -> dict[str, list[dict]]:
     """The bundled corpus passages (``topic``, ``text``) of every language that has them."""
-    have = {p.name.split(".")[0] for p in (DATA / "corpus").iterdir()}
+    have = bundled_languages()
     return {lang: bundled_passages(lang) for lang in languages if lang in have}
 
 
@@ -134,18 +134,19 @@ class LocalJudge:
     # -- tokens and prompts
     def render(self, item: JudgeItem) -> str:
         """The prompt the answer's likelihood is computed after (the one it was generated from)."""
-        return build_prompt(self.template, item.question, self.instructions.get(item.language, ""))
+        return self._prompt(item.question, item.language)
 
-    def _ids(self, text: str) -> list[int]:
-        return self.lm.tokenizer(text, add_special_tokens=False)["input_ids"]
+    def _prompt(self, question: str, lang: str) -> str:
+        return build_prompt(self.template, question, self.instructions.get(lang, ""))
 
     def _answer_ids(self, answer: str) -> list[int]:
         # generated answers follow "A:" after a space that the stored (stripped) answer lost
-        return self._ids(" " + answer.strip())[:SCORED_TOKENS] if answer.strip() else []
+        if not answer.strip():
+            return []
+        return self.lm.tokenizer(" " + answer.strip(), add_special_tokens=False)["input_ids"][:SCORED_TOKENS]
 
     def _context(self, question: str, lang: str) -> list[int]:
-        prompt = build_prompt(self.template, question, self.instructions.get(lang, ""))
-        return self.lm.tokenizer(prompt)["input_ids"]  # special tokens as in generation (BOS)
+        return self.lm.tokenizer(self._prompt(question, lang))["input_ids"]  # special tokens as in generation (BOS)
 
     def _logprobs(self, pairs: list[tuple[list[int], list[int]]]) -> list[float]:
         keys = [(tuple(c), tuple(a)) for c, a in pairs]
@@ -219,15 +220,15 @@ class LocalJudge:
         if unknown:
             raise ValueError(f"answers expected in {', '.join(unknown)}, not among the languages {self.languages}")
         results, factors = [], []
-        for it in items:
-            ids = self._answer_ids(it.answer)
+        answer_ids = [self._answer_ids(it.answer) for it in items]
+        for it, ids in zip(items, answer_ids):
             echo, repetition = copied_shares(units(it.answer), units(it.question))
             detected = identify(it.answer, self.languages)
             factors.append((detected == it.language) * (1 - echo - repetition) * min(1.0, len(ids) / MIN_TOKENS))
             results.append(Quality(1.0, detected, len(ids), math.nan, math.nan, echo, repetition, math.nan))
         todo = [k for k, factor in enumerate(factors) if factor > 0]
         self.calibrate([items[k].language for k in todo])
-        answers = [self._answer_ids(items[k].answer) for k in todo]
+        answers = [answer_ids[k] for k in todo]
         with_q = self._logprobs(
             [(self._context(items[k].question, items[k].language), a) for k, a in zip(todo, answers)]
         )

@@ -6,11 +6,12 @@ import pytest
 import torch
 
 import langneurons.pv as pvmod
+from langneurons.answer_batch import IGNORE
 from langneurons.corpus import bundled_passages, bundled_valid_topics
 from langneurons.hooks import NeuronHooks, deactivation_plan
 from langneurons.instructions import bundled_instructions, dataset_instructions, tuning_templates
 from langneurons.models import ADAPTERS
-from langneurons.pv import IGNORE, encode, load_variations, make_batches, neuron_variation, save_variation, tune
+from langneurons.pv import encode, load_variations, make_batches, neuron_variation, save_variation, tune
 from langneurons.selection import pv
 
 from ..conftest import loaded

@@ -3,6 +3,7 @@ import re
 
 from langneurons.config import ppl_methods, validate_workflow_config
 from langneurons.paths import PREPARED_MODEL, Results, fill
+from langneurons.selection import rates_of
 
 validate_workflow_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 

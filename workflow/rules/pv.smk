@@ -64,7 +64,7 @@ rule pv_select:
     conda:
         "../../envs/langneurons.yaml"
     params:
-        rates={k: config["selection"][k] for k in ("top_rate", "filter_rate", "activation_bar_ratio")},
+        rates=rates_of(config["selection"]),
         languages=LANGS,
     script:
         "../scripts/pv_select.py"

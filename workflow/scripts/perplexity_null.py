@@ -7,6 +7,7 @@ from langneurons.models import job_settings, load_for_job
 from langneurons.neuronsets import load_neurons
 from langneurons.perplexity import load_nll, own_language_nll
 from langneurons.runlog import start
+from langneurons.selection import totals
 from langneurons.uncertainty import null_increases, null_table, random_draws
 
 log = start(snakemake)
@@ -23,7 +24,7 @@ reference = next(iter(records.values()))
 with tqdm(total=draws * len(languages), desc="random draws, own language", unit="eval") as bar:
     evaluated = own_language_nll(lm, valid, null_sets, languages, batch_size, reference["block_tokens"], bar)
 increase = null_increases(reference, evaluated, languages)
-counts = [sum(len(idx) for idx in per_layer) for per_layer in null_sets[0]]
+counts = totals(null_sets[0])
 table = null_table(records, increase, neurons, counts, languages)
 with atomic_write(snakemake.output[0], None) as tmp:
     table.to_csv(tmp, index=False, float_format="%.5f")
