@@ -114,17 +114,9 @@ def generate_tokens(
     return answers
 
 
-def generate(
-    lm: LoadedModel,
-    prompts: list[str],
-    max_new_tokens: int,
-    batch_size: int = 8,
-    repetition_penalty: float = 1.1,
-    stops: tuple[str, ...] = STOPS,
-    progress: bool = False,
-) -> list[str]:
-    """Greedy answers for ``prompts`` (``generate_tokens``), decoded and cut at the stop strings."""
-    tokens = generate_tokens(lm, prompts, max_new_tokens, batch_size, repetition_penalty, stops, progress)
+def generate(lm: LoadedModel, prompts: list[str], *args, stops: tuple[str, ...] = STOPS, **kwargs) -> list[str]:
+    """Greedy answers for ``prompts`` (``generate_tokens``, same arguments), decoded and cut at the stop strings."""
+    tokens = generate_tokens(lm, prompts, *args, stops=stops, **kwargs)
     return [cut_at_stop(text, stops) for text in lm.tokenizer.batch_decode(tokens, skip_special_tokens=True)]
 
 
@@ -190,7 +182,7 @@ def run_conditions(
                         gen_cfg["max_new_tokens"],
                         gen_cfg["batch_size"],
                         gen_cfg["repetition_penalty"],
-                        tuple(gen_cfg["stop"]),
+                        stops=tuple(gen_cfg["stop"]),
                     )
                 )
                 hooks.set_plan(None)
