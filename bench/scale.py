@@ -5,12 +5,14 @@
 A local Wikipedia-layout dataset (``{snapshot}.{lang}/*.parquet``, generated
 words) goes through the same library calls the workflow's scripts make: the
 Wikipedia source of ``corpus_splits`` (streamed with ``datasets``, stopped at
-the token budget of the model's tokenizer), ``pack_tokens``, ``collect_stats``
-per shard and ``merge_stats``, with the tiny random model (``source: random``,
-byte tokenizer). Every stage runs in its own child process, so its peak
-resident memory (``ru_maxrss`` from ``wait4``), wall time and CPU time are its
-own. A ``baseline`` child imports the same modules and loads the tokenizer and
-the model without data: the fixed part of every stage's memory.
+the token budget of the model's tokenizer), ``pack_tokens``,
+``collect_stats_in_parts`` per shard (with the stability part statistics, as
+the count job) and ``merge_stats``, with the tiny random model
+(``source: random``, byte tokenizer). Every stage runs in its own child
+process, so its peak resident memory (VmHWM, read by the child itself), wall
+time and CPU time are its own. A ``baseline`` child imports what the tokenize
+stage imports and loads the tokenizer, without data: the fixed part of that
+stage's memory, against which its growth with the budget is measured.
 
 At each budget the merged statistics are checked against one count of all the
 sequences in a single job (another batch size): the counts must be equal.
@@ -81,15 +83,13 @@ def run_dir(work: Path, budget: int) -> Path:
 
 
 def stage_baseline(work: Path, **_) -> dict:
-    """Imports, tokenizer and model, no data: what every stage holds before it starts."""
+    """The tokenize stage without data: imports and the tokenizer, the fixed part of its memory."""
     import torch  # noqa: F401
 
-    from langneurons.activations import collect_stats  # noqa: F401
-    from langneurons.corpus import prepared_tokenizer
-    from langneurons.models import load_prepared
+    from langneurons.corpus import pack_tokens, prepared_tokenizer  # noqa: F401
+    from langneurons.io import atomic_write, iter_jsonl  # noqa: F401
 
     prepared_tokenizer(work / "model" / "model.json")
-    load_prepared(work / "model", device="cpu", dtype="float32")
     return {}
 
 
@@ -132,15 +132,32 @@ def stage_count(work: Path, budget: int, shard: int, shards: int, batch: int = B
     import torch
 
     torch.set_num_threads(1)
-    from langneurons.activations import collect_stats, save_stats
+    from langneurons.activations import collect_stats_in_parts, save_stats
     from langneurons.corpus import load_tokens
     from langneurons.models import load_prepared
 
     out = run_dir(work, budget)
     lm = load_prepared(work / "model", device="cpu", dtype="float32")
-    stats = collect_stats(lm, load_tokens(out / "train.pt"), batch, shard, shards, progress=False)
-    save_stats(stats, out / f"stats.{name or f'{shard}-of-{shards}'}.pt")
-    return {"n": stats["n"]}
+    # as the workflow's count job: the same pass also keeps the stability part statistics
+    tokens = load_tokens(out / "train.pt")
+    stats, parts = collect_stats_in_parts(lm, tokens, batch, shard, shards, stability_parts(), progress=False)
+    name = name or f"{shard}-of-{shards}"
+    save_stats(stats, out / f"stats.{name}.pt")
+    save_stats({"parts": parts}, out / f"parts.{name}.pt")
+    return {"n": stats["n"], "parts": len(parts)}
+
+
+def stability_parts() -> int:
+    """The default run's ``uncertainty.stability_parts`` (config.yaml, schema defaults filled)."""
+    import yaml
+
+    from langneurons.config import validate_config
+
+    root = Path(__file__).resolve().parent.parent
+    config = validate_config(
+        yaml.safe_load((root / "config.yaml").read_text()), root / "workflow/schemas/config.schema.yaml"
+    )
+    return config["uncertainty"]["stability_parts"]
 
 
 def stage_merge(work: Path, budget: int, shards: int, **_) -> dict:
@@ -160,19 +177,27 @@ def peak_rss_mb() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
-def stage_check(work: Path, budget: int, **_) -> dict:
-    """Merged shard statistics against one job over every sequence: counts equal, sums close."""
+def stage_check(work: Path, budget: int, shards: int, **_) -> dict:
+    """Merged shard statistics against one job over every sequence: counts equal, sums close.
+
+    The shards' part statistics (the stability analysis' input) must tile the
+    tokens and add up to the same counts.
+    """
     import torch
 
     from langneurons.activations import load_stats
+    from langneurons.uncertainty import load_parts
 
     out = run_dir(work, budget)
     merged, whole = load_stats(out / "stats.pt"), load_stats(out / "stats.whole.pt")
     relative = ((merged["sum"] - whole["sum"]).abs() / whole["sum"].abs().clamp_min(1e-12)).max().item()
+    pieces = load_parts([out / f"parts.{s}-of-{shards}.pt" for s in range(shards)])
     return {
         "n_equal": merged["n"] == whole["n"] == budget,
         "over_zero_equal": bool(torch.equal(merged["over_zero"], whole["over_zero"])),
         "sum_max_relative_difference": relative,
+        "part_pieces": len(pieces),
+        "parts_over_zero_equal": bool(torch.equal(sum(p["over_zero"] for p in pieces), whole["over_zero"])),
     }
 
 
@@ -246,6 +271,25 @@ def render(results: dict) -> str:
         for stage, label in stages:
             (w1, c1, m1), (w2, c2, m2) = totals(10_000_000, stage), totals(100_000_000, stage)
             lines.append(f"| {label} | {w2 / w1:.1f}x | {c2 / c1:.1f}x | {m2 - m1:+.0f} |")
+    base = results["baseline"]["peak_rss_mb"]
+    lines += [
+        "",
+        f"Memory bound (the tokenize process without data: {base:.0f} MB) and exactness of the shards:",
+        "",
+        "| tokens | token array MB | tokenize peak / (array + baseline) | merge peak MB | merged = one job"
+        " (n, over_zero) | part pieces: tile, sum = counts | sum: max relative difference |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for budget in budgets:
+        tokenize = rows_of(budget, "tokenize")[0]
+        array = tokenize["array_bytes"] / 2**20
+        check = results[str(budget)]["check"]
+        exact = "yes" if check["n_equal"] and check["over_zero_equal"] else "**no**"
+        parts = f"{check['part_pieces']}, {'yes' if check['parts_over_zero_equal'] else '**no**'}"
+        lines.append(
+            f"| {budget / 1e6:g}M | {array:.0f} | {tokenize['peak_rss_mb'] / (array + base):.2f} | "
+            f"{totals(budget, 'merge')[2]:.0f} | {exact} | {parts} | {check['sum_max_relative_difference']:.1e} |"
+        )
     return "\n".join(lines)
 
 
@@ -284,7 +328,7 @@ def main() -> None:
         rows += [measure("count", work=work, budget=budget, shard=s, shards=args.shards) for s in range(args.shards)]
         rows.append(measure("merge", work=work, budget=budget, shards=args.shards))
         rows.append(measure("count", work=work, budget=budget, shard=0, shards=1, batch=CHECK_BATCH, name="whole"))
-        results[str(budget)] = {"stages": rows, "check": measure("check", work=work, budget=budget)}
+        results[str(budget)] = {"stages": rows, "check": measure("check", work=work, budget=budget, shards=args.shards)}
         results_path.write_text(json.dumps(results, indent=1))
         for row in rows:
             print(json.dumps(row), flush=True)

@@ -90,12 +90,10 @@ _HF_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "*.
 def _build_random(random_spec: dict, out_dir: Path) -> dict:
     from .tiny import byte_tokenizer, tiny_model
 
-    sizes = {k: random_spec[k] for k in ("hidden_size", "num_layers", "d_ff") if k in random_spec}
-    arch = random_spec.get("architecture", "LlamaForCausalLM")
-    model = tiny_model(arch, seed=random_spec.get("seed", 0), **sizes)
+    model = tiny_model(**random_spec)  # the schema's defaults fill what the config leaves out
     model.save_pretrained(out_dir, safe_serialization=True)
     byte_tokenizer().save_pretrained(out_dir)
-    return {"path": str(out_dir.resolve()), "source": "random", "id": f"random-{arch}"}
+    return {"path": str(out_dir.resolve()), "source": "random", "id": f"random-{model.config.architectures[0]}"}
 
 
 def _convert_embedded(out_dir: Path) -> dict:
