@@ -10,7 +10,7 @@ padding and a KV cache, and an answer does not depend on its batch.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -82,11 +82,14 @@ def generate_tokens(
     repetition_penalty: float = 1.1,
     stops: tuple[str, ...] = STOPS,
     progress: bool = False,
+    before_batch: Callable[[int, int], None] | None = None,
 ) -> list[list[int]]:
     """Greedy answer tokens for ``prompts`` (up to EOS or a stop string), the same whatever the batching.
 
     Batches are left-padded; the padding is masked out of attention (positions
-    follow the mask) and out of the repetition penalty.
+    follow the mask) and out of the repetition penalty. ``before_batch(start,
+    stop)`` is called before the batch of ``prompts[start:stop]`` is generated
+    (``run_conditions`` sets each row's intervention there).
     """
     tok = lm.tokenizer
     tok.padding_side = "left"
@@ -97,6 +100,8 @@ def generate_tokens(
     ends = {tok.eos_token_id, tok.pad_token_id, *(eos if isinstance(eos, list) else [eos])} - {None}
     answers: list[list[int]] = []
     for start in tqdm(range(0, len(prompts), batch_size), desc="generating", unit="batch", disable=not progress):
+        if before_batch is not None:
+            before_batch(start, min(start + batch_size, len(prompts)))
         enc = tok(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(lm.device)
         out = lm.model.generate(
             **enc,
@@ -126,8 +131,8 @@ def deactivation_conditions(
     """Paper's conditions: normal, random (random neurons matched to the question language), each language off.
 
     Returns condition -> question language -> plan. Conditions that apply one
-    plan to every question language share the plan object, so their prompts
-    are generated together in large batches.
+    plan to every question language share the plan object (one edit per layer
+    for all their rows of a batch).
     """
     plain: Plan = {}
     conditions = {
@@ -158,47 +163,43 @@ def run_conditions(
     plans: dict[str, dict[str, Plan]],
     gen_cfg: dict,
     meta: dict,
-    progress=None,
+    progress: bool = False,
 ) -> list[dict]:
     """Generate for every (condition, question language) plan; one record per answer.
 
-    Question languages that share a plan object are generated together: on a
-    large vocabulary each decoding step reads the whole LM head, so fewer,
-    larger batches are much faster.
+    All prompts of all conditions go through ``generate`` in batches of
+    ``gen_cfg["batch_size"]``, each row under its own plan
+    (``NeuronHooks.set_row_plans``): on a large vocabulary each decoding step
+    reads the whole LM head, so full batches are much faster than one batch per
+    plan, and a row's answer is the one it gets alone under its plan.
     """
-    records = []
+    items = [
+        (condition, lang, question, prompt, plan)
+        for condition, per_lang in plans.items()
+        for lang, plan in per_lang.items()
+        for question, prompt in zip(questions[lang], prompts[lang], strict=True)
+    ]
+    row_plans = [item[-1] for item in items]
     with NeuronHooks(lm) as hooks:
-        for condition, per_lang in plans.items():
-            groups: dict[int, list[str]] = {}
-            for lang, plan in per_lang.items():
-                groups.setdefault(id(plan), []).append(lang)
-            for langs in groups.values():
-                hooks.set_plan(per_lang[langs[0]])
-                batch = [p for lang in langs for p in prompts[lang]]
-                answers = iter(
-                    generate(
-                        lm,
-                        batch,
-                        gen_cfg["max_new_tokens"],
-                        gen_cfg["batch_size"],
-                        gen_cfg["repetition_penalty"],
-                        stops=tuple(gen_cfg["stop"]),
-                    )
-                )
-                hooks.set_plan(None)
-                for lang in langs:
-                    for q, prompt in zip(questions[lang], prompts[lang]):
-                        records.append(
-                            {
-                                **meta,
-                                "condition": condition,
-                                "language": lang,
-                                "question_id": q["id"],
-                                "question": q["question"],
-                                "prompt": prompt,
-                                "answer": next(answers),
-                            }
-                        )
-                if progress:
-                    progress.update(len(langs))
-    return records
+        answers = generate(
+            lm,
+            [item[3] for item in items],
+            gen_cfg["max_new_tokens"],
+            gen_cfg["batch_size"],
+            gen_cfg["repetition_penalty"],
+            stops=tuple(gen_cfg["stop"]),
+            progress=progress,
+            before_batch=lambda start, stop: hooks.set_row_plans(row_plans[start:stop]),
+        )
+    return [
+        {
+            **meta,
+            "condition": condition,
+            "language": lang,
+            "question_id": question["id"],
+            "question": question["question"],
+            "prompt": prompt,
+            "answer": answer,
+        }
+        for (condition, lang, question, prompt, _), answer in zip(items, answers, strict=True)
+    ]

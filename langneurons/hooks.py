@@ -11,7 +11,8 @@ must not. Idle, it costs one Python call per layer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import groupby
 
 import torch
 
@@ -34,6 +35,7 @@ class Edit:
     mode: str = "zero"
     values: torch.Tensor | None = None  # [k]
     strength: float = 1.0
+    rows: slice | None = None  # batch rows it applies to; None = all
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -43,11 +45,13 @@ class Edit:
 
     def to(self, device, dtype) -> Edit:
         values = None if self.values is None else self.values.to(device, dtype)
-        return Edit(self.index.to(device), self.mode, values, self.strength)
+        return Edit(self.index.to(device), self.mode, values, self.strength, self.rows)
 
     def apply(self, act: torch.Tensor) -> None:  # act: [batch, pos, d_ff], edited in place
         if self.index.numel() == 0:
             return
+        if self.rows is not None:
+            act = act[self.rows]  # a view: the edits below still land in the module's output
         if self.mode == "zero":
             act.index_fill_(-1, self.index, 0)
         elif self.mode == "replace":
@@ -126,6 +130,24 @@ class NeuronHooks:
             device = _layer_device(self.lm, layer)  # differs per layer under device_map="auto"
             placed[layer] = [e.to(device, dtype) for e in edits if e.index.numel()]
         self.plan = {k: v for k, v in placed.items() if v}
+
+    def set_row_plans(self, plans: Sequence[Plan]) -> None:
+        """One plan per batch row: row ``i`` of each forward pass gets ``plans[i]``.
+
+        Consecutive rows with the same plan object share its edits (one slice of
+        rows), so a batch mixing a few conditions costs a few edits per layer.
+        Edits act on each row's own activations, so a row's result is the one
+        it gets alone under its plan.
+        """
+        combined: Plan = {}
+        first = 0
+        for _, group in groupby(plans, key=id):
+            rows_of_plan = list(group)
+            plan, rows = rows_of_plan[0], slice(first, first + len(rows_of_plan))
+            for layer, edits in plan.items():
+                combined.setdefault(layer, []).extend(replace(e, rows=rows) for e in edits)
+            first = rows.stop
+        self.set_plan(combined)
 
     def remove(self) -> None:
         for h in self._handles:

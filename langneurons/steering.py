@@ -76,8 +76,6 @@ def run_steering(
     order; ``means``: [layers, d_ff, languages] mean activations;
     ``with_normal``: also answer the off-target questions without intervention.
     """
-    from tqdm import tqdm
-
     from .generation import run_conditions, steering_plan
 
     languages = list(questions)
@@ -89,7 +87,7 @@ def run_steering(
     instructed = prompts_for(questions, template, instructions)
     cross = cfg["crosslingual_languages"]
 
-    # condition -> question language -> (plan, target); languages that share a plan object are generated together
+    # condition -> question language -> (plan, target)
     plain = {}
     offtarget: dict[str, dict] = {}
     if cfg["offtarget"]:
@@ -103,15 +101,12 @@ def run_steering(
     cross_prompts = instructed if cfg["crosslingual_instruction"] else prompts_for(questions, template, None)
 
     records = []
-    total = sum(len(per_lang) for per_lang in (*offtarget.values(), *crosslingual.values()))
-    bar = tqdm(desc="steering", total=total, disable=not progress)
     for kind, conditions, prompts in (
         ("offtarget", offtarget, instructed),
         ("crosslingual", crosslingual, cross_prompts),
     ):
         plans = {name: {lang: plan for lang, (plan, _) in per_lang.items()} for name, per_lang in conditions.items()}
-        for record in run_conditions(lm, questions, prompts, plans, gen_cfg, {**meta, "kind": kind}, bar):
+        for record in run_conditions(lm, questions, prompts, plans, gen_cfg, {**meta, "kind": kind}, progress):
             record["target"] = conditions[record["condition"]][record["language"]][1]
             records.append(record)
-    bar.close()
     return records

@@ -16,7 +16,7 @@ from langneurons.generation import (
     load_template,
     steering_plan,
 )
-from langneurons.hooks import NeuronHooks
+from langneurons.hooks import NeuronHooks, activation_plan, deactivation_plan
 from langneurons.langid import accuracy, identify
 from langneurons.questions import fetch_mvicuna, load_questions
 
@@ -144,6 +144,38 @@ def test_grouped_generation_keeps_records_aligned():
     ]
     alone = generate(lm, [prompts["zh"][1]], max_new_tokens=4, batch_size=1, stops=())
     assert records[4]["prompt"] == prompts["zh"][1] and records[4]["answer"] == alone[0]
+
+
+def test_batches_mixing_conditions_answer_as_each_plan_alone():
+    """Batches cut across conditions and languages; every answer is its prompt's under its own plan."""
+    from langneurons.generation import run_conditions
+
+    lm = loaded("LlamaForCausalLM", seed=3, num_layers=2, d_ff=48)
+    langs = ("en", "zh", "ja")
+    questions = {
+        l: [{"id": f"q{i}", "question": f"{l} question number {i}" + "!" * i} for i in range(2)] for l in langs
+    }
+    prompts = {l: [f"Q: {q['question']}\nA:" for q in questions[l]] for l in langs}
+    values = 4 * torch.randn(2, 48, generator=torch.Generator().manual_seed(0))
+    off = deactivation_plan([torch.arange(0, 48, 2)] * 2)
+    plans = {
+        "normal": {l: {} for l in langs},
+        "steered": {l: activation_plan([torch.arange(k, 48, 3)] * 2, values) for k, l in enumerate(langs)},
+        "off": {l: off for l in langs},  # one plan object for every language
+    }
+    cfg = {"max_new_tokens": 6, "batch_size": 4, "repetition_penalty": 1.1, "stop": []}
+    records = run_conditions(lm, questions, prompts, plans, cfg, {"model": "m"})  # 18 prompts, batches of 4
+    assert [(r["condition"], r["language"], r["question_id"]) for r in records] == [
+        (c, l, f"q{i}") for c in plans for l in langs for i in range(2)
+    ]
+    with NeuronHooks(lm) as hooks:
+        for r in records:
+            hooks.set_plan(plans[r["condition"]][r["language"]])
+            assert r["answer"] == generate(lm, [r["prompt"]], 6, 1, stops=())[0], r
+    per_prompt = {}
+    for r in records:
+        per_prompt.setdefault(r["prompt"], set()).add(r["answer"])
+    assert all(len(answers) > 1 for answers in per_prompt.values())  # the plans change every prompt's answer
 
 
 @pytest.mark.parametrize(

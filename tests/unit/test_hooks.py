@@ -102,6 +102,29 @@ def test_plans_switch_without_reloading():
     assert not torch.equal(first, second) and torch.equal(first, again)
 
 
+def test_row_plans_give_each_row_its_own_intervention():
+    """One batch, a plan per row (shared objects in runs): each row as if run alone under its plan."""
+    lm = loaded("LlamaForCausalLM", num_layers=2, d_ff=40)
+    means = torch.randn(2, 40)
+    off = deactivation_plan([CHOSEN, torch.tensor([0, 5])])
+    steer = combine(deactivation_plan([torch.tensor([3]), torch.tensor([])]), activation_plan([CHOSEN] * 2, means))
+    add = activation_plan([CHOSEN] * 2, means, mode="add", strength=2.0)
+    plans = [off, off, {}, steer, add, off]  # off appears in two runs of rows
+    ids = torch.randint(3, 259, (len(plans), 7), generator=torch.Generator().manual_seed(1))
+    with NeuronHooks(lm) as hooks, torch.no_grad():
+        hooks.set_row_plans(plans)
+        together = lm.model(input_ids=ids).logits
+        alone = []
+        for row, plan in enumerate(plans):
+            hooks.set_plan(plan)
+            alone.append(lm.model(input_ids=ids[row : row + 1]).logits[0])
+        hooks.set_plan(None)
+        plain = lm.model(input_ids=ids).logits
+    torch.testing.assert_close(together, torch.stack(alone), rtol=0, atol=1e-6)
+    changed = [not torch.allclose(together[r], plain[r]) for r in range(len(plans))]
+    assert changed == [True, True, False, True, True, True]
+
+
 def test_bad_edits_are_refused():
     with pytest.raises(ValueError, match="not one of"):
         Edit(torch.tensor([1]), mode="boost")

@@ -1,5 +1,3 @@
-from tqdm import tqdm
-
 from langneurons.generation import (
     build_prompt,
     deactivation_conditions,
@@ -27,7 +25,6 @@ prompts = {
 }
 plans = deactivation_conditions(neurons, random_neurons, languages)
 meta = {"model": snakemake.wildcards.model, "method": snakemake.wildcards.method}
-with tqdm(total=len(plans) * len(languages), desc="conditions x languages") as bar:
-    records = run_conditions(lm, questions, prompts, plans, cfg, meta, bar)
+records = run_conditions(lm, questions, prompts, plans, cfg, meta, progress=True)
 write_jsonl(records, snakemake.output[0])
 log.info("%d answers", len(records))
