@@ -54,7 +54,7 @@ def main() -> None:
     if args.finished:
         results, wall = Path(args.finished[0]), float(args.finished[1])
         summarise(
-            config, results, wall, f"snakemake --cores {args.cores} in a fresh clone (run outside this script)", args
+            config, results, wall, f"snakemake --cores {args.cores}", "in a fresh clone, outside this script", args
         )
         return
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="langneurons-bench-")).resolve()
@@ -78,19 +78,20 @@ def main() -> None:
     if run.returncode != 0:
         sys.exit(f"snakemake failed (exit {run.returncode}); the scratch folder {scratch} is kept for its logs")
     summarise(
-        config, results, wall, " ".join(command[:5]) + " (results and resources_dir in an empty scratch folder)", args
+        config, results, wall, " ".join(command[:5]), "with results and resources_dir in an empty scratch folder", args
     )
     if not args.keep and not args.scratch:
         shutil.rmtree(scratch)
 
 
-def summarise(config: dict, results: Path, wall: float, snakemake_command: str, args) -> None:
+def summarise(config: dict, results: Path, wall: float, snakemake_command: str, where: str, args) -> None:
     """Write results.json and RESULTS.md for a finished run: whole wall time, per-stage job times and peaks."""
     stages = stage_times(results, list(config["models"]), skip=())
     peak = max((s["peak_mb"] for s in stages if s["peak_mb"] is not None), default=None)
     record = {
         "command": "python bench/pipeline.py " + " ".join(sys.argv[1:]),
         "snakemake_command": snakemake_command,
+        "where": where,
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
@@ -107,7 +108,7 @@ def summarise(config: dict, results: Path, wall: float, snakemake_command: str, 
     lines = [
         "# End to end, cold start",
         "",
-        f"Command: `{record['command']}`, which runs `{record['snakemake_command']}`.",
+        f"Command: `{record['command']}`, which summarises `{record['snakemake_command']}` run {record['where']}.",
         "",
         f"Machine: {record['machine']}.",
         "",
