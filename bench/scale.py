@@ -67,6 +67,10 @@ def make_dataset(folder: Path, n_chars: int, seed: int = 0, files: int = 16) -> 
 
 
 def stage_prepare(work: Path, max_budget: int, **_) -> dict:
+    """The model and the dataset; returns the default run's ``uncertainty.stability_parts`` for the count stages."""
+    import yaml
+
+    from langneurons.config import validate_config
     from langneurons.models import prepare_model
 
     if not (work / "model" / "model.json").is_file():
@@ -74,7 +78,11 @@ def stage_prepare(work: Path, max_budget: int, **_) -> dict:
     wiki = work / "wiki"
     if not (wiki / f"{SNAPSHOT}.{LANG}").is_dir():
         make_dataset(wiki, int(1.03 * (max_budget + VALID_TOKENS)))  # one byte token per ASCII character
-    return {}
+    root = Path(__file__).resolve().parent.parent
+    config = validate_config(
+        yaml.safe_load((root / "config.yaml").read_text()), root / "workflow/schemas/config.schema.yaml"
+    )
+    return {"stability_parts": config["uncertainty"]["stability_parts"]}
 
 
 # --------------------------------------------------------------------------- stages (each in a child process)
@@ -128,7 +136,9 @@ def stage_tokenize(work: Path, budget: int, split: str = "train", **_) -> dict:
     return {"n_tokens": tokens["n_tokens"], "array_bytes": array, "n_documents": tokens["n_documents"]}
 
 
-def stage_count(work: Path, budget: int, shard: int, shards: int, batch: int = BATCH, name: str = "", **_) -> dict:
+def stage_count(
+    work: Path, budget: int, shard: int, shards: int, stability_parts: int, batch: int = BATCH, name: str = "", **_
+) -> dict:
     import torch
 
     torch.set_num_threads(1)
@@ -140,24 +150,11 @@ def stage_count(work: Path, budget: int, shard: int, shards: int, batch: int = B
     lm = load_prepared(work / "model", device="cpu", dtype="float32")
     # as the workflow's count job: the same pass also keeps the stability part statistics
     tokens = load_tokens(out / "train.pt")
-    stats, parts = collect_stats_in_parts(lm, tokens, batch, shard, shards, stability_parts(), progress=False)
+    stats, pieces = collect_stats_in_parts(lm, tokens, batch, shard, shards, stability_parts, progress=False)
     name = name or f"{shard}-of-{shards}"
     save_stats(stats, out / f"stats.{name}.pt")
-    save_stats({"parts": parts}, out / f"parts.{name}.pt")
-    return {"n": stats["n"], "parts": len(parts)}
-
-
-def stability_parts() -> int:
-    """The default run's ``uncertainty.stability_parts`` (config.yaml, schema defaults filled)."""
-    import yaml
-
-    from langneurons.config import validate_config
-
-    root = Path(__file__).resolve().parent.parent
-    config = validate_config(
-        yaml.safe_load((root / "config.yaml").read_text()), root / "workflow/schemas/config.schema.yaml"
-    )
-    return config["uncertainty"]["stability_parts"]
+    save_stats({"parts": pieces}, out / f"parts.{name}.pt")
+    return {"n": stats["n"], "parts": len(pieces)}
 
 
 def stage_merge(work: Path, budget: int, shards: int, **_) -> dict:
@@ -318,16 +315,30 @@ def main() -> None:
     results_path = args.out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     t0 = time.time()
-    measure("prepare", work=work, max_budget=max(budgets))
+    stability_parts = measure("prepare", work=work, max_budget=max(budgets))["stability_parts"]
     print(f"prepared model and dataset in {time.time() - t0:.0f} s", flush=True)
     results["baseline"] = measure("baseline", work=work)
     results["setup"] = {"lang": LANG, "seq_len": SEQ_LEN, "batch": BATCH, "model": MODEL, "shards": args.shards}
     for budget in budgets:
         rows = [measure("corpus", work=work, budget=budget)]
         rows += [measure("tokenize", work=work, budget=budget, split=split) for split in ("valid", "train")]
-        rows += [measure("count", work=work, budget=budget, shard=s, shards=args.shards) for s in range(args.shards)]
+        rows += [
+            measure("count", work=work, budget=budget, shard=s, shards=args.shards, stability_parts=stability_parts)
+            for s in range(args.shards)
+        ]
         rows.append(measure("merge", work=work, budget=budget, shards=args.shards))
-        rows.append(measure("count", work=work, budget=budget, shard=0, shards=1, batch=CHECK_BATCH, name="whole"))
+        rows.append(
+            measure(
+                "count",
+                work=work,
+                budget=budget,
+                shard=0,
+                shards=1,
+                stability_parts=stability_parts,
+                batch=CHECK_BATCH,
+                name="whole",
+            )
+        )
         results[str(budget)] = {"stages": rows, "check": measure("check", work=work, budget=budget, shards=args.shards)}
         results_path.write_text(json.dumps(results, indent=1))
         for row in rows:
