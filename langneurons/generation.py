@@ -179,11 +179,11 @@ def run_conditions(
         for lang, plan in per_lang.items()
         for question, prompt in zip(questions[lang], prompts[lang], strict=True)
     ]
-    row_plans = [item[-1] for item in items]
+    row_plans = [plan for *_, plan in items]
     with NeuronHooks(lm) as hooks:
         answers = generate(
             lm,
-            [item[3] for item in items],
+            [prompt for _, _, _, prompt, _ in items],
             gen_cfg["max_new_tokens"],
             gen_cfg["batch_size"],
             gen_cfg["repetition_penalty"],
