@@ -25,8 +25,9 @@ from tqdm import tqdm
 
 from .batching import resolve_batch_size
 from .corpus import count_batches, iter_batches, shard_range
+from .errors import BadInput, InputFileError
 from .hooks import NeuronHooks, StatsRecorder
-from .io import InputFileError, atomic_write, load_torch
+from .io import atomic_write, load_torch
 from .models import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ def merge_stats(parts: list[dict]) -> dict:
         raise ValueError("nothing to merge")
     shapes = {tuple(p["over_zero"].shape) for p in parts}
     if len(shapes) != 1:
-        raise ValueError(f"shards disagree on shape: {sorted(shapes)}")
+        raise InputFileError(f"shards disagree on shape: {sorted(shapes)}")
     merged = {
         "n": sum(int(p["n"]) for p in parts),
         "over_zero": torch.stack([p["over_zero"].long() for p in parts]).sum(0),
@@ -223,7 +224,7 @@ def stack_stats(stats: list[dict], sources: list[str] | None = None) -> tuple[to
     ``sources`` (file names, in order) are named in errors.
     """
     if len(stats) < 2:
-        raise ValueError(
+        raise BadInput(
             f"language-specific neurons need statistics of at least 2 languages, got {len(stats)}: "
             "specificity compares a neuron's activation across languages"
         )

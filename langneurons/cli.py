@@ -2,6 +2,9 @@
 
 langneurons identify --activations en.pt zh.pt ... --languages en zh ... --method lape --out lape.neuron.pth
 langneurons inspect lape.neuron.pth --languages en zh fr es vi id ja
+
+identify writes the same file as the workflow's select_neurons rule for the same statistics and settings;
+settings not given take the config schema's defaults (the paper's).
 """
 
 from __future__ import annotations
@@ -11,10 +14,9 @@ import math
 import sys
 
 from . import DEFAULT_LANGUAGES
-
-
-class CommandError(Exception):
-    """A mistake on the command line or in an input file: reported as one line, without traceback."""
+from .config import section_with_defaults
+from .errors import BadInput, CommandError
+from .methods import METHODS, statistics_methods
 
 
 def fail(message: str, status: int = 1) -> None:
@@ -56,21 +58,25 @@ def _languages(args, n: int, what: str) -> list[str]:
     return [f"lang{i}" for i in range(n)]
 
 
+def selection_settings(args) -> dict:
+    """The ``selection`` config section: the options given, the schema's defaults for the rest."""
+    given = {key: getattr(args, key) for key in ("top_rate", "filter_rate", "activation_bar_ratio", "seed")}
+    given = {key: value for key, value in given.items() if value is not None}
+    if args.lap_threshold is not None:
+        given["lap"] = {"threshold": args.lap_threshold}
+    return section_with_defaults("selection", given)
+
+
 def cmd_identify(args) -> None:
     from .activations import load_stats, stack_stats
+    from .methods import select
     from .neuronsets import counts_table, save_neurons
-    from .selection import select
 
+    selection = selection_settings(args)
     stats = [load_stats(path) for path in args.activations]
     languages = _languages(args, len(stats), f"--activations gives {len(stats)} files")
     probs, means = stack_stats(stats, args.activations)
-    cfg = {
-        "top_rate": args.top_rate,
-        "filter_rate": args.filter_rate,
-        "activation_bar_ratio": args.activation_bar_ratio,
-        "seed": args.seed,
-    }
-    neurons = select(args.method, probs, means, cfg)
+    neurons = select(args.method, probs, means, selection)
     save_neurons(neurons, args.out)
     table = counts_table(neurons, languages)
     print(f"{args.method}: {int(table['total'].sum())} assignments -> {args.out}")
@@ -112,12 +118,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="per-language statistics files, in language order (ours or the authors' activation files)",
     )
     ident.add_argument("--languages", nargs="+", help="language codes of the files, in order")
-    ident.add_argument("--method", default="lape", choices=["lape", "lap", "lave", "random"])
+    methods = statistics_methods()
+    ident.add_argument(
+        "--method",
+        default="lape",
+        choices=methods,
+        help="; ".join(f"{name}: {METHODS[name].summary}" for name in methods),
+    )
     ident.add_argument("--out", required=True, help="output neuron file (neurons[lang][layer])")
-    ident.add_argument("--top-rate", type=share(zero_allowed=False), default=0.01, help="share of all neurons kept")
-    ident.add_argument("--filter-rate", type=share(zero_allowed=True), default=0.95)
-    ident.add_argument("--activation-bar-ratio", type=share(zero_allowed=True), default=0.95)
-    ident.add_argument("--seed", type=int, default=0)
+    defaults = section_with_defaults("selection", {})
+    ident.add_argument(
+        "--top-rate",
+        type=share(zero_allowed=False),
+        help=f"share of all neurons kept (default {defaults['top_rate']})",
+    )
+    ident.add_argument("--filter-rate", type=share(zero_allowed=True), help=f"default {defaults['filter_rate']}")
+    ident.add_argument(
+        "--activation-bar-ratio",
+        type=share(zero_allowed=True),
+        help=f"default {defaults['activation_bar_ratio']}",
+    )
+    ident.add_argument(
+        "--lap-threshold",
+        type=share(zero_allowed=True),
+        help=f"lap: activation probability a neuron must exceed (default {defaults['lap']['threshold']})",
+    )
+    ident.add_argument("--seed", type=int, help=f"random: seed of the draw (default {defaults['seed']})")
     ident.set_defaults(func=cmd_identify)
 
     insp = sub.add_parser("inspect", help="counts per language and layer, and overlaps, of a neuron file")
@@ -131,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (CommandError, ValueError, OSError) as err:  # InputFileError is a ValueError
+    except BadInput as err:  # anything else is a bug: its traceback stays
         fail(str(err))
 
 

@@ -7,20 +7,24 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 import jsonschema
 import yaml
 
-from .corpus import DATA, bundled_languages
-from .questions import MVICUNA_URL
+from .bundled import DATA, INSTRUCTIONS, bundled_languages, bundled_topic_count
+from .errors import ConfigError
 
+#: Every key, its type, allowed values, default and meaning (workflow/schemas/ links here).
+SCHEMA = Path(str(DATA / "config.schema.yaml"))
 # The languages of the authors' mvicuna question files (data/mvicuna/{lang}.txt in their repository).
 MVICUNA_LANGUAGES = ("en", "es", "fr", "id", "ja", "vi", "zh")
 
 
-class ConfigError(ValueError):
-    pass
+@lru_cache
+def _schema(path: str) -> dict:
+    return yaml.safe_load(Path(path).read_text())
 
 
 def _fill_defaults(instance, schema):
@@ -39,22 +43,35 @@ def _fill_defaults(instance, schema):
                 _fill_defaults(value, extra)
 
 
-def validate_config(config: dict, schema_path: str | Path) -> dict:
+def validate_config(config: dict, schema_path: str | Path = SCHEMA) -> dict:
     """Validate ``config`` in place (defaults filled); raise ConfigError with one line per problem."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = copy.deepcopy(_schema(str(schema_path)))
     _fill_defaults(config, schema)
     errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"{'.'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}" for e in errors]
         raise ConfigError(_report(lines) + f"\nEvery key, its allowed values and its default: {schema_path}")
     # the cross-key checks read a config the schema has vouched for (types, enums, defaults)
-    problems = list(_problems(config))
+    problems = list(_problems(config, schema))
     if problems:
         raise ConfigError(_report(problems))
     return config
 
 
-def validate_workflow_config(config: dict, schema_path: str | Path) -> dict:
+def section_with_defaults(section: str, values: dict) -> dict:
+    """One top-level section of the config (e.g. ``selection``) with ``values`` set and every other key at its
+    schema default, checked against the schema: for code that runs a stage outside the workflow (the CLI)."""
+    schema = _schema(str(SCHEMA))
+    sub = schema["properties"][section]
+    filled = copy.deepcopy(values)
+    _fill_defaults(filled, sub)
+    errors = list(jsonschema.Draft7Validator({**sub, "definitions": schema["definitions"]}).iter_errors(filled))
+    if errors:
+        raise ConfigError(_report([f"{'.'.join(map(str, [section, *e.absolute_path]))}: {e.message}" for e in errors]))
+    return filled
+
+
+def validate_workflow_config(config: dict, schema_path: str | Path = SCHEMA) -> dict:
     """``validate_config`` for the Snakefile: a bad config stops Snakemake with the message alone.
 
     Snakemake prints an exception raised while it parses the workflow with its
@@ -79,13 +96,14 @@ def _looks_local(path: str) -> bool:
     return path.startswith(("/", ".", "~")) or path.count("/") > 1 or "\\" in path
 
 
-def _problems(cfg: dict) -> Iterator[str]:
+def _problems(cfg: dict, schema: dict) -> Iterator[str]:
     yield from _model_problems(cfg["models"])
     yield from _method_problems(cfg)
     yield from _corpus_problems(cfg["corpus"], cfg["languages"])
     yield from _bundled_problems(cfg)
     if _generates(cfg):
-        yield from _generation_problems(cfg)
+        mvicuna_url = schema["properties"]["questions"]["properties"]["url"]["default"]
+        yield from _generation_problems(cfg, mvicuna_url)
 
 
 def _generates(cfg: dict) -> bool:
@@ -190,8 +208,7 @@ def _bundled_problems(cfg: dict) -> Iterator[str]:
                 f"{' and '.join(settings)} read; drop those languages or change those settings"
             )
     if readers["corpus"]:
-        with open(DATA / "corpus" / "en.jsonl", encoding="utf-8") as fh:
-            topics = sum(1 for line in fh if line.strip())
+        topics = bundled_topic_count()
         if cfg["corpus"]["valid_topics"] >= topics:
             yield (
                 f"corpus.valid_topics: {cfg['corpus']['valid_topics']} leaves no train topic "
@@ -199,7 +216,7 @@ def _bundled_problems(cfg: dict) -> Iterator[str]:
             )
 
 
-def _generation_problems(cfg: dict) -> Iterator[str]:
+def _generation_problems(cfg: dict, mvicuna_url: str) -> Iterator[str]:
     """Settings read only when the generation or steering stage runs."""
     languages, gen = cfg["languages"], cfg["generation"]
     questions = cfg["questions"]
@@ -211,7 +228,7 @@ def _generation_problems(cfg: dict) -> Iterator[str]:
         unavailable = [
             lang
             for lang in languages
-            if questions["url"] == MVICUNA_URL
+            if questions["url"] == mvicuna_url
             and lang not in MVICUNA_LANGUAGES
             and not (Path(questions["dir"]) / f"{lang}.txt").is_file()
         ]
@@ -225,12 +242,13 @@ def _generation_problems(cfg: dict) -> Iterator[str]:
         yield from _template_problems(gen["template"])
     yield from _instruction_problems(gen["instructions"], languages)
 
-    from .steering import check_config as check_steering
-
-    try:
-        check_steering(cfg["steering"], languages)
-    except ConfigError as err:
-        yield str(err)
+    steering = cfg["steering"]
+    unknown = [lang for lang in steering["crosslingual_languages"] if lang not in languages]
+    if steering["method"] and unknown:
+        yield (
+            f"steering.crosslingual_languages: {unknown} not in languages {languages}; "
+            "list only configured languages or add them to languages"
+        )
 
     from lingua import IsoCode639_1
 
@@ -261,12 +279,16 @@ def _generation_problems(cfg: dict) -> Iterator[str]:
     if judge["prompt"] is not None and judge["backend"] == "local":
         yield "judge.prompt: the local judge reads no prompt (it measures the answers); set it to null"
     if judge["prompt"] is not None and judge["backend"] == "openai":
-        from .judge import JudgeError, load_template
+        yield from _judge_prompt_problems(Path(judge["prompt"]))
 
-        try:
-            load_template(judge["prompt"])
-        except JudgeError as err:
-            yield str(err)
+
+def _judge_prompt_problems(path: Path) -> Iterator[str]:
+    if not path.is_file():
+        yield f"judge.prompt: the template file {path} does not exist; fix the path or set it to null"
+        return
+    missing = [p for p in ("{question}", "{answer}") if p not in path.read_text(encoding="utf-8")]
+    if missing:
+        yield f"judge.prompt: the template {path} lacks {' and '.join(missing)}; add them"
 
 
 def _template_problems(template: str) -> Iterator[str]:
@@ -289,7 +311,7 @@ def _template_problems(template: str) -> Iterator[str]:
 
 def _instruction_problems(instructions: str | None, languages: list[str]) -> Iterator[str]:
     key = "generation.instructions"
-    path = Path(instructions) if instructions is not None else DATA / "prompts" / "instructions.json"
+    path = Path(instructions) if instructions is not None else Path(str(INSTRUCTIONS))
     if not path.is_file():
         yield f"{key}: file {path} does not exist; fix the path or set null for the bundled instructions"
         return

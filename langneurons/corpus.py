@@ -27,52 +27,22 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterable, Iterator
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
 
-from .io import InputFileError, iter_jsonl, read_jsonl, read_text, write_jsonl
+from .bundled import bundled_documents
+from .errors import ConfigError, DownloadError, InputFileError, MissingInput
+from .io import iter_jsonl, read_text, write_jsonl
 
 log = logging.getLogger(__name__)
 
-DATA = resources.files("langneurons") / "data"
 SPLITS = ("valid", "train")  # the order the documents are written in: valid first
 
 
 # --------------------------------------------------------------------------- sources
-def bundled_languages(kind: str = "corpus") -> list[str]:
-    """The languages of a bundled data set (``corpus`` or ``questions``), sorted."""
-    return sorted(p.name.removesuffix(".jsonl") for p in (DATA / kind).iterdir() if p.name.endswith(".jsonl"))
-
-
-def bundled_passages(lang: str) -> list[dict]:
-    path = DATA / "corpus" / f"{lang}.jsonl"
-    if not path.is_file():
-        raise ValueError(
-            f"The bundled corpus has no language '{lang}' (it has {', '.join(bundled_languages())}). "
-            "Use corpus.source: wikipedia or files for other languages."
-        )
-    return read_jsonl(path, required={"id": str, "text": str})
-
-
-def bundled_valid_topics(passages: list[dict], valid_topics: int) -> set[str]:
-    """Every k-th topic goes to valid, spread over the list (same ids in every language)."""
-    ids = [p["id"] for p in passages]
-    if not 0 < valid_topics < len(ids):
-        raise ValueError(f"corpus.valid_topics must be between 1 and {len(ids) - 1}, got {valid_topics}")
-    step = len(ids) / valid_topics
-    return {ids[int(i * step + step - 1)] for i in range(valid_topics)}
-
-
-def bundled_documents(lang: str, split: str, valid_topics: int) -> list[str]:
-    passages = bundled_passages(lang)
-    valid = bundled_valid_topics(passages, valid_topics)
-    return [p["text"] for p in passages if (p["id"] in valid) == (split == "valid")]
-
-
 def wikipedia_stream(lang: str, dataset: str, snapshot: str, seed: int, shuffle_buffer: int = 10_000) -> Iterator[str]:
     """Every non-empty document of a Wikipedia dump in ``datasets`` layout (``{snapshot}.{lang}/*.parquet``).
 
@@ -84,7 +54,7 @@ def wikipedia_stream(lang: str, dataset: str, snapshot: str, seed: int, shuffle_
     try:
         stream = load_dataset(dataset, data_dir=f"{snapshot}.{lang}", split="train", streaming=True)
     except Exception as err:
-        raise RuntimeError(
+        raise DownloadError(
             f"Could not open Wikipedia '{dataset}' for '{snapshot}.{lang}': {err}. Check "
             "corpus.wikipedia.snapshot (e.g. 20231101) and the language code; offline, point "
             "corpus.wikipedia.dataset to a local copy with the same folder layout."
@@ -131,7 +101,7 @@ def file_documents(path: str | Path) -> list[str]:
     """Documents from ``.jsonl`` (field ``text``) or plain text (blank-line separated)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"corpus file {path} does not exist (see corpus.files in the config)")
+        raise MissingInput(f"corpus file {path} does not exist (see corpus.files in the config)")
     if path.suffix == ".jsonl":
         docs = [row["text"].strip() for row in iter_jsonl(path, required={"text": str})]
     else:
@@ -148,18 +118,14 @@ def documents(cfg: dict, lang: str, split: str) -> list[str]:
     if source == "bundled":
         return bundled_documents(lang, split, cfg["valid_topics"])
     if source == "files":
-        entry = cfg["files"].get(lang)
-        if entry is None:
-            raise ValueError(f"corpus.files has no entry for language '{lang}'")
+        entry = cfg["files"][lang]
         if isinstance(entry, dict):
             return file_documents(entry[split])
         docs = file_documents(entry)
         random.Random(cfg["files_seed"]).shuffle(docs)
         n_valid = max(1, round(len(docs) * cfg["valid_fraction"]))
         return docs[:n_valid] if split == "valid" else docs[n_valid:]
-    if source == "wikipedia":
-        raise ValueError("Wikipedia documents depend on the model's tokenizer: use corpus_splits with a tokenizer")
-    raise ValueError(f"corpus.source '{source}' is not one of bundled, wikipedia, files")
+    raise ValueError("Wikipedia documents depend on the model's tokenizer: use corpus_splits with a tokenizer")
 
 
 def corpus_splits(
@@ -186,7 +152,7 @@ def write_documents(docs: Iterable[str], out_path: str | Path, progress: bool = 
     n = write_jsonl(({"text": text} for text in docs), out_path)
     if n == 0:
         out_path.unlink()
-        raise RuntimeError(f"no documents for {out_path}: the corpus source returned nothing")
+        raise InputFileError(f"no documents for {out_path}: the corpus source returned nothing")
     return n
 
 
@@ -218,7 +184,7 @@ def body_tokens(budget: int, seq_len: int, n_prefix: int) -> int:
     """Document tokens (separators included) that fill ``budget`` packed tokens of sequences opening with ``n_prefix``."""
     body = seq_len - n_prefix
     if body < 1:
-        raise ValueError(f"seq_len {seq_len} is too short")
+        raise ConfigError(f"seq_len {seq_len} is too short: raise the model's seq_len")
     n_full, leftover = divmod(budget, seq_len)
     return n_full * body + max(0, leftover - n_prefix)
 
@@ -298,7 +264,7 @@ def pack_tokens(docs: Iterable[str], tokenizer, seq_len: int, budget: int, progr
     remainder = torch.from_numpy(remainder.copy())
     n_tokens = full.numel() + remainder.numel()
     if n_tokens == 0:
-        raise RuntimeError("the corpus produced no tokens")
+        raise InputFileError("the corpus produced no tokens: check that its documents hold text")
     return {
         "sequences": full,
         "remainder": remainder,
@@ -328,7 +294,7 @@ def load_tokens(path: str | Path) -> dict:
     data = torch.load(path, weights_only=True, mmap=True)  # a counting shard reads only its own sequences
     for key in ("sequences", "remainder", "seq_len"):
         if key not in data:
-            raise ValueError(f"{path} is not a token file (missing '{key}')")
+            raise InputFileError(f"{path} is not a token file (missing '{key}')")
     return data
 
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .corpus import DATA
+from .bundled import GENERATION_TEMPLATE, INSTRUCTIONS
 from .hooks import NeuronHooks, Plan, activation_plan, combine, deactivation_plan
 from .models import LoadedModel
 from .selection import Neurons
@@ -26,15 +26,11 @@ STOPS = ("\nQ:", "\nA:")  # the authors' stop strings: the model starts a new qu
 
 
 def load_template(path: str | None = None) -> str:
-    return (
-        Path(path).read_text(encoding="utf-8")
-        if path
-        else (DATA / "prompts" / "generation.txt").read_text(encoding="utf-8")
-    )
+    return (Path(path) if path else GENERATION_TEMPLATE).read_text(encoding="utf-8")
 
 
 def load_instructions(path: str | None = None) -> dict[str, str]:
-    source = Path(path) if path else DATA / "prompts" / "instructions.json"
+    source = Path(path) if path else INSTRUCTIONS
     return json.loads(source.read_text(encoding="utf-8"))
 
 

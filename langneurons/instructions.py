@@ -19,21 +19,22 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from .corpus import DATA, bundled_passages, bundled_valid_topics
+from .bundled import TUNING_INSTRUCTIONS, bundled_passages, bundled_valid_topics
+from .errors import ConfigError, DownloadError, InputFileError
 
 FIELDS = ("instruction", "input", "output")
 
 
 def tuning_templates() -> dict[str, str]:
-    return json.loads((DATA / "prompts" / "tuning.json").read_text(encoding="utf-8"))
+    return json.loads(TUNING_INSTRUCTIONS.read_text(encoding="utf-8"))
 
 
 def bundled_instructions(lang: str, valid_topics: int) -> list[dict]:
     """One instruction per train topic, answered by the topic's bundled passage."""
     templates = tuning_templates()
     if lang not in templates:
-        raise ValueError(
-            f"no bundled tuning instruction for language '{lang}' (there are {', '.join(templates)}); "
+        raise ConfigError(
+            f"selection.pv.source: no bundled tuning instruction for language '{lang}' (there are {', '.join(templates)}); "
             "use selection.pv.source: dataset"
         )
     passages = bundled_passages(lang)
@@ -55,7 +56,7 @@ def dataset_instructions(
     try:
         stream = load_dataset(dataset, data_dir=lang, split="train", streaming=True)
     except Exception as err:
-        raise RuntimeError(
+        raise DownloadError(
             f"Could not open instruction dataset '{dataset}' for language '{lang}': {err}. Offline, point "
             "selection.pv.dataset to a local folder with one subfolder of .parquet or .jsonl files per language."
         ) from err
@@ -63,7 +64,9 @@ def dataset_instructions(
     for row in stream.shuffle(seed=seed, buffer_size=shuffle_buffer):
         missing = [f for f in FIELDS if f not in row]
         if missing:
-            raise ValueError(f"instruction dataset '{dataset}' ({lang}) has no field {missing[0]!r}; it needs {FIELDS}")
+            raise InputFileError(
+                f"instruction dataset '{dataset}' ({lang}) has no field {missing[0]!r}; it needs {FIELDS}"
+            )
         if not (row["output"] or "").strip():
             continue
         yield {f: row[f] or "" for f in FIELDS}
@@ -76,6 +79,4 @@ def instructions(pv_cfg: dict, lang: str, valid_topics: int) -> list[dict]:
     """The tuning examples of one language, as ``selection.pv`` says."""
     if pv_cfg["source"] == "bundled":
         return bundled_instructions(lang, valid_topics)[: pv_cfg["examples"]]
-    if pv_cfg["source"] == "dataset":
-        return list(dataset_instructions(lang, pv_cfg["dataset"], pv_cfg["examples"], pv_cfg["seed"]))
-    raise ValueError(f"selection.pv.source '{pv_cfg['source']}' is not one of bundled, dataset")
+    return list(dataset_instructions(lang, pv_cfg["dataset"], pv_cfg["examples"], pv_cfg["seed"]))

@@ -13,9 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-
-class InputFileError(ValueError):
-    """A file given to the workflow cannot be used; the message names the file (and line) and the fix."""
+from .errors import DownloadError, InputFileError
 
 
 @contextmanager
@@ -122,7 +120,7 @@ def download(url: str, path: str | Path, hint: str) -> Path:
         with urllib.request.urlopen(url, timeout=60) as response:
             data = response.read()
     except Exception as err:
-        raise RuntimeError(f"Could not download {url} ({err}). {hint}") from err
+        raise DownloadError(f"Could not download {url} ({err}). {hint}") from err
     with atomic_write(path, "wb") as fh:
         fh.write(data)
     return path

@@ -17,8 +17,9 @@ from collections import Counter
 
 import pandas as pd
 
+from .errors import ConfigError, JudgeError
 from .evaluation import annotate_languages, condition_table, crosslingual_table, expected_language, offtarget_table
-from .judge import CachedJudge, JudgeError, JudgeItem
+from .judge import CachedJudge, JudgeItem
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,8 @@ def shuffled_control(records: list[dict], seed: int = 0) -> list[dict]:
     for lang, questions in cycles.items():
         cycle = list(dict.fromkeys(questions))
         if len(cycle) < 2:
-            raise ValueError(
-                f"the shuffled control needs two different questions in '{lang}'; set questions.max_questions >= 2"
+            raise ConfigError(
+                f"questions.max_questions: the shuffled control needs two different questions in '{lang}'; set questions.max_questions >= 2"
             )
         random.Random(f"{seed}:{lang}").shuffle(cycle)
         successor.update({(lang, q): cycle[(k + 1) % len(cycle)] for k, q in enumerate(cycle)})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from .errors import ConfigError
+
 
 @lru_cache(maxsize=8)
 def detector(languages: tuple[str, ...]):
@@ -13,7 +15,7 @@ def detector(languages: tuple[str, ...]):
     try:
         langs = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in languages]
     except AttributeError as err:
-        raise ValueError(f"language identification does not know one of {languages}: {err}") from None
+        raise ConfigError(f"language identification does not know one of {languages}: {err}") from None
     return LanguageDetectorBuilder.from_languages(*langs).build()
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .io import InputFileError, atomic_write, download, load_torch
+from .errors import ConfigError, InputFileError, MissingInput
+from .io import atomic_write, download, load_torch
 from .selection import Neurons
 
 log = logging.getLogger(__name__)
@@ -124,13 +125,13 @@ def check_imported_languages(file_languages: list[str], languages: list[str]) ->
     """The configured languages the imported file lacks; an error for repeated or non-overlapping names."""
     repeated = sorted({lang for lang in file_languages if file_languages.count(lang) > 1})
     if repeated:
-        raise ValueError(
+        raise ConfigError(
             f"{IMPORTED_LANGUAGES} names {', '.join(repeated)} more than once; it lists the file's languages "
             "in order, one name per list"
         )
     missing = [lang for lang in languages if lang not in file_languages]
     if len(missing) == len(languages):
-        raise ValueError(
+        raise ConfigError(
             f"{IMPORTED_LANGUAGES} ({', '.join(file_languages)}) shares no language with languages "
             f"({', '.join(languages)}): nothing would be imported; set it to the file's language order"
         )
@@ -153,7 +154,7 @@ def import_neurons(
             "Download the neuron file and set selection.imported.path to its local path.",
         )
     if not path.exists():
-        raise FileNotFoundError(f"neuron file {path} does not exist (selection.imported.path)")
+        raise MissingInput(f"neuron file {path} does not exist (selection.imported.path)")
     neurons = load_neurons(path)
     validate_neurons(neurons, file_languages, num_layers, d_ff, str(source), IMPORTED_LANGUAGES)
     if missing:

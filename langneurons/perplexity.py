@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from .batching import resolve_batch_size
 from .corpus import iter_batches
+from .errors import InputFileError
 from .hooks import NeuronHooks, deactivation_plan
 from .io import atomic_write
 from .models import LoadedModel
@@ -205,7 +206,7 @@ def save_nll(evaluations: dict[str, dict[str, NLL]], languages: list[str], block
 def load_nll(path) -> dict:
     record = torch.load(path, weights_only=True, map_location="cpu")
     if not isinstance(record, dict) or not {"languages", "conditions", "tokens", "nll"} <= set(record):
-        raise ValueError(f"{path} is not a per-block NLL file (written by the perplexity rule)")
+        raise InputFileError(f"{path} is not a per-block NLL file (written by the perplexity rule)")
     return record
 
 

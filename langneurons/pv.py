@@ -37,6 +37,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from .answer_batch import Batch, answer_states, collate, pad_id
+from .errors import ConfigError, InputFileError
 from .io import atomic_write
 from .models import LoadedModel
 
@@ -69,8 +70,8 @@ def make_batches(examples: list[dict], tokenizer, seq_len: int, batch_size: int,
     """``steps`` batches of ``batch_size`` examples: a seeded shuffle, repeated when the data runs out."""
     encoded = [enc for enc in (encode(ex, tokenizer, seq_len) for ex in examples) if len(enc[0]) > enc[1]]
     if not encoded:
-        raise ValueError(
-            f"no tuning example keeps an answer token within selection.pv.seq_len = {seq_len} "
+        raise ConfigError(
+            f"selection.pv.seq_len: no tuning example keeps an answer token within selection.pv.seq_len = {seq_len} "
             f"({len(examples)} examples): raise seq_len"
         )
     if len(encoded) < len(examples):
@@ -190,11 +191,11 @@ def load_variations(paths: list, languages: list[str]) -> torch.Tensor:
     for path, lang in zip(paths, languages):
         data = torch.load(path, weights_only=True)
         if "variation" not in data:
-            raise ValueError(f"{path} is not a PV variation file (no 'variation'): rerun the pv_tune rule")
+            raise InputFileError(f"{path} is not a PV variation file (no 'variation'): rerun the pv_tune rule")
         if data.get("language", lang) != lang:
-            raise ValueError(f"{path} holds language '{data['language']}', expected '{lang}'")
+            raise InputFileError(f"{path} holds language '{data['language']}', expected '{lang}'")
         if columns and data["variation"].shape != columns[0].shape:
-            raise ValueError(
+            raise InputFileError(
                 f"{path}: variation shape {tuple(data['variation'].shape)} differs from {tuple(columns[0].shape)}"
             )
         columns.append(data["variation"])

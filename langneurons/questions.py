@@ -18,10 +18,9 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
-from .corpus import DATA
-from .io import InputFileError, download, iter_jsonl_lines, read_jsonl, read_text
-
-MVICUNA_URL = "https://raw.githubusercontent.com/RUCAIBox/Language-Specific-Neurons/main/data/mvicuna/{lang}.txt"
+from .bundled import bundled_questions_file
+from .errors import InputFileError
+from .io import download, iter_jsonl_lines, read_jsonl, read_text
 
 
 def question_file(path: str | Path) -> list[dict]:
@@ -64,22 +63,12 @@ def fetch_mvicuna(lang: str, url_template: str, folder: str | Path) -> Path:
 
 
 def load_questions(cfg: dict, lang: str) -> list[dict]:
-    """``[{"id", "question"}]`` for one language: the whole configured set."""
-    source = cfg["source"]
-    if source == "bundled":
-        rows = question_file(DATA / "questions" / f"{lang}.jsonl")
-    elif source == "mvicuna":
-        rows = question_file(fetch_mvicuna(lang, cfg["url"], cfg["dir"]))
-    elif source == "files":
-        if lang not in cfg["files"]:
-            raise ValueError(f"questions.files has no entry for language '{lang}'")
-        path = Path(cfg["files"][lang])
-        if not path.is_file():
-            raise FileNotFoundError(f"question file {path} does not exist (questions.files.{lang})")
-        rows = question_file(path)
-    else:
-        raise ValueError(f"questions.source '{source}' is not one of bundled, mvicuna, files")
-    return rows
+    """``[{"id", "question"}]`` for one language: the whole configured set (a config the gate has checked)."""
+    if cfg["source"] == "bundled":
+        return question_file(bundled_questions_file(lang))
+    if cfg["source"] == "mvicuna":
+        return question_file(fetch_mvicuna(lang, cfg["url"], cfg["dir"]))
+    return question_file(cfg["files"][lang])
 
 
 def parallel_questions(paths: Mapping[str, str | Path]) -> dict[str, list[dict]]:
@@ -97,7 +86,7 @@ def parallel_questions(paths: Mapping[str, str | Path]) -> dict[str, list[dict]]
         ids = Counter(q["id"] for q in rows)
         wrong = sorted(map(str, (set(order) ^ ids.keys()) | {i for i, n in ids.items() if n > 1}))
         if wrong:
-            raise ValueError(
+            raise InputFileError(
                 f"question files {paths[first]} ({len(order)} questions) and {paths[lang]} ({len(rows)}) are not "
                 f"parallel (ids {', '.join(wrong[:5])}{', ...' if len(wrong) > 5 else ''} missing or repeated): "
                 "SES needs the same question ids in every language; fix the question files or set ses.items: passages"

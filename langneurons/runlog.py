@@ -6,17 +6,17 @@ import logging
 import os
 import sys
 
-#: Errors that mean "the input is wrong" (files, config, model, API answers): their message says
-#: what to fix, so the user gets that one line instead of a traceback. Anything else is a bug and
-#: keeps its traceback. LANGNEURONS_DEBUG=1 keeps tracebacks for every error.
-BAD_INPUT = (ValueError, OSError, RuntimeError)
+from .errors import BadInput
+
+# Bad input (files, config, model, API answers) ends in its one-line message, which says what to
+# fix; anything else is a bug and keeps its traceback. LANGNEURONS_DEBUG=1 keeps every traceback.
 
 
 def _one_line_errors(terminal, rule: str) -> None:
     default = sys.excepthook
 
     def report(kind, err, tb):
-        if not issubclass(kind, BAD_INPUT) or os.environ.get("LANGNEURONS_DEBUG"):
+        if not issubclass(kind, BadInput) or os.environ.get("LANGNEURONS_DEBUG"):
             return default(kind, err, tb)
         line = f"error in rule {rule}: {' '.join(str(err).split()) or kind.__name__}"
         print(line, file=sys.stderr, flush=True)

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import torch
 
+from .errors import ConfigError
+
 Neurons = list[list[torch.Tensor]]  # [lang][layer] -> LongTensor
 
 
@@ -61,7 +63,7 @@ def entropy_select(
     entropy[(scores > filter_value).sum(dim=-1) == 0] = torch.inf
     n_keep = round(layers * d_ff * top_rate)
     if n_keep == 0:  # an empty set would give 0/0 ratios downstream
-        raise ValueError(
+        raise ConfigError(
             f"selection.top_rate {top_rate:g} keeps no neurons ({layers} x {d_ff} neurons x {top_rate:g} rounds to 0); "
             f"set it to at least {1 / (layers * d_ff):.2g}"
         )
@@ -69,7 +71,7 @@ def entropy_select(
     bar = kth_smallest(scores, activation_bar_ratio)
     kept_scores = scores.reshape(-1, n_langs)[kept]  # [n_keep, langs]
     if not (kept_scores > bar).any():
-        raise ValueError(
+        raise ConfigError(
             f"selection.top_rate {top_rate:g} keeps {n_keep} neurons but none is above the "
             f"selection.activation_bar_ratio ({activation_bar_ratio:g}) quantile in any language; raise "
             "selection.top_rate or lower selection.activation_bar_ratio"
@@ -130,8 +132,8 @@ def pv(variation: torch.Tensor, **rates) -> Neurons:
     typical = variation.flatten(0, 1).median(dim=0).values
     if (typical <= 0).any():
         k = int((typical <= 0).nonzero()[0]) + 1
-        raise ValueError(
-            f"the tuning run of language {k} (config order) left most neurons unchanged: raise selection.pv.steps or lr"
+        raise ConfigError(
+            f"selection.pv: the tuning run of language {k} (config order) left most neurons unchanged: raise selection.pv.steps or lr"
         )
     # an unchanged neuron (variation 0) gets a huge finite score, not inf (inf / inf would be NaN)
     return entropy_select(1 / (variation / typical).clamp(min=1e-100), **rates)
@@ -147,27 +149,3 @@ def random_like(reference: Neurons, d_ff: int, seed: int = 0) -> Neurons:
 
 def totals(neurons: Neurons) -> list[int]:
     return [sum(len(idx) for idx in per_layer) for per_layer in neurons]
-
-
-def rates_of(cfg: dict) -> dict:
-    """LAPE's three rates from the ``selection`` config (shared by LAPE, LAVE and PV)."""
-    return {k: cfg[k] for k in ("top_rate", "filter_rate", "activation_bar_ratio")}
-
-
-def select(method: str, probs: torch.Tensor, means: torch.Tensor | None, cfg: dict) -> Neurons:
-    """Run one statistics-based method with the thresholds of the ``selection`` config (PV: see ``pv``)."""
-    rates = rates_of(cfg)
-    if method == "lape":
-        return lape(probs, **rates)
-    if method == "lap":
-        return lap(probs, cfg["lap"]["threshold"])
-    if method == "lave":
-        if means is None:
-            raise ValueError("LAVE needs activation sums: these statistics files have only counts")
-        return lave(means, **rates)
-    reference = lape(probs, **rates)  # lap_budget and random take LAPE's budget
-    if method == "lap_budget":
-        return lap_budget(probs, totals(reference))
-    if method == "random":
-        return random_like(reference, probs.shape[1], cfg["seed"])
-    raise ValueError(f"selection method '{method}' is not one of lape, lap, lap_budget, lave, random")

@@ -19,23 +19,13 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from .config import ConfigError
+from .errors import InputFileError
 
 if TYPE_CHECKING:  # torch and the model stack load only when steering runs (the workflow checks the config first)
     import torch
 
     from .models import LoadedModel
     from .selection import Neurons
-
-
-def check_config(cfg: dict, languages: list[str]) -> None:
-    """The steering settings that the schema cannot check alone (they involve ``languages``)."""
-    unknown = [lang for lang in cfg["crosslingual_languages"] if lang not in languages]
-    if cfg["method"] and unknown:
-        raise ConfigError(
-            f"steering.crosslingual_languages: {unknown} not in languages {languages}; "
-            "list only configured languages or add them to languages"
-        )
 
 
 def crosslingual_pairs(languages: list[str]) -> list[tuple[str, str]]:
@@ -79,9 +69,8 @@ def run_steering(
     from .generation import run_conditions, steering_plan
 
     languages = list(questions)
-    check_config(cfg, languages)
     if means is None:
-        raise ValueError("steering needs mean activations: the statistics files hold no 'sum'; count them again")
+        raise InputFileError("steering needs mean activations: the statistics files hold no 'sum'; count them again")
     index = {lang: k for k, lang in enumerate(languages)}
     steer = partial(steering_plan, neurons, means, mode=cfg["mode"], strength=cfg["strength"])
     instructed = prompts_for(questions, template, instructions)

@@ -28,7 +28,9 @@ import pandas as pd
 import torch
 
 from .activations import merge_stats, nearest, stack_stats
-from .selection import Neurons, select, totals
+from .errors import InputFileError
+from .methods import select
+from .selection import Neurons, totals
 
 log = logging.getLogger(__name__)
 
@@ -224,13 +226,13 @@ def load_parts(paths: Sequence[str | Path]) -> list[dict]:
     for path in paths:
         data = torch.load(path, weights_only=True, map_location="cpu")
         if not isinstance(data, dict) or "parts" not in data:
-            raise ValueError(f"{path} is not a part-statistics file (written by count_activations)")
+            raise InputFileError(f"{path} is not a part-statistics file (written by count_activations)")
         pieces += data["parts"]
     pieces.sort(key=lambda p: p["start"])
     position = 0
     for piece in pieces:
         if piece["start"] != position:
-            raise ValueError(
+            raise InputFileError(
                 f"the part statistics of {', '.join(map(str, paths))} do not tile the tokens "
                 f"(a part starts at token {piece['start']}, expected {position}); rerun count_activations"
             )

@@ -20,16 +20,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import JudgeError, JudgeItem, Judgement, MissingAPIKey, NoJudge
+from .base import JudgeItem, Judgement, NoJudge
 from .cache import CachedJudge
 from .prompts import language_name, load_template, parse_score, render_prompt
 
 __all__ = [
     "CachedJudge",
-    "JudgeError",
     "JudgeItem",
     "Judgement",
-    "MissingAPIKey",
     "NoJudge",
     "language_name",
     "load_template",

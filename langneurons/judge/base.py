@@ -23,14 +23,6 @@ class Judgement:
     reply: str | None = field(default=None, compare=False)
 
 
-class JudgeError(RuntimeError):
-    """A judge problem that fails the judging job (bad configuration, rejected key, scores missing)."""
-
-
-class MissingAPIKey(JudgeError):
-    """The environment variable that should hold the API key is unset or empty."""
-
-
 class NoJudge:
     """``judge.backend: none``: every item is missing with reason "judge disabled"."""
 

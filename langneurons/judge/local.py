@@ -36,7 +36,8 @@ import statistics
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from ..corpus import bundled_languages, bundled_passages
+from ..bundled import bundled_languages, bundled_passages
+from ..errors import ConfigError, InputFileError
 from ..generation import build_prompt, load_instructions, load_template
 from ..langid import identify
 from .base import JudgeItem, Judgement
@@ -198,8 +199,8 @@ class LocalJudge:
         if not missing:
             return
         if not referenced:
-            raise ValueError(
-                f"the local judge has no reference passages for {', '.join(missing)} (the bundled corpus covers "
+            raise ConfigError(
+                f"judge.backend: the local judge has no reference passages for {', '.join(missing)} (the bundled corpus covers "
                 "en, zh, fr, es, vi, id, ja): add a language that has them, or use judge.backend: openai"
             )
         known = [self.calibrations[lang] for lang in referenced]
@@ -218,7 +219,7 @@ class LocalJudge:
         """
         unknown = sorted({it.language for it in items} - set(self.languages))
         if unknown:
-            raise ValueError(f"answers expected in {', '.join(unknown)}, not among the languages {self.languages}")
+            raise InputFileError(f"answers expected in {', '.join(unknown)}, not among the languages {self.languages}")
         results, factors = [], []
         answer_ids = [self._answer_ids(it.answer) for it in items]
         for it, ids in zip(items, answer_ids):

@@ -6,7 +6,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from .base import JudgeError, JudgeItem, Judgement, MissingAPIKey
+from ..errors import JudgeError, MissingAPIKey
+from .base import JudgeItem, Judgement
 from .prompts import REASK_MESSAGE, parse_score, render_prompt
 
 

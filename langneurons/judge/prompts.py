@@ -5,11 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .base import JudgeError, JudgeItem
-
-PROMPTS_DIR = Path(__file__).resolve().parents[1] / "data" / "prompts"
-#: The bundled judge prompt (the openai backend's; the local judge reads no prompt).
-TEMPLATE = PROMPTS_DIR / "judge.txt"
+from ..bundled import JUDGE_TEMPLATE
+from .base import JudgeItem
 
 #: What is said to the judge when its reply held no valid score.
 REASK_MESSAGE = 'Reply with the score only, in the form "Score: N" where N is an integer from 1 to 5.'
@@ -38,15 +35,8 @@ def render_prompt(template: str, item: JudgeItem) -> str:
 
 
 def load_template(path: str | Path | None = None) -> str:
-    """The template at ``path`` (``judge.prompt``), or the bundled one when ``path`` is None."""
-    path = Path(path) if path is not None else TEMPLATE
-    if not path.is_file():
-        raise JudgeError(f"judge.prompt: the template file {path} does not exist; fix the path or set it to null")
-    template = path.read_text(encoding="utf-8")
-    missing = [p for p in ("{question}", "{answer}") if p not in template]
-    if missing:
-        raise JudgeError(f"judge.prompt: the template {path} lacks {' and '.join(missing)}; add them")
-    return template
+    """The template at ``path`` (``judge.prompt``, checked by the config gate), or the bundled one when None."""
+    return (Path(path) if path is not None else JUDGE_TEMPLATE).read_text(encoding="utf-8")
 
 
 _NUM = r"(\d+(?:\.\d+)?)"

@@ -1,6 +1,6 @@
 """Model loading, preparation and architecture adapters."""
 
-from .adapters import ADAPTERS, Adapter, UnsupportedArchitecture, get_adapter
+from .adapters import ADAPTERS, Adapter, get_adapter
 from .loading import (
     LoadedModel,
     job_settings,
@@ -16,7 +16,6 @@ __all__ = [
     "ADAPTERS",
     "Adapter",
     "LoadedModel",
-    "UnsupportedArchitecture",
     "get_adapter",
     "job_settings",
     "load_for_job",

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..errors import UnsupportedArchitecture
+
 
 @dataclass(frozen=True)
 class Adapter:
@@ -49,7 +51,7 @@ class Adapter:
     def activation_modules(self, model: nn.Module) -> list[nn.Module]:
         modules = [_get(block, self.activation) for block in self.blocks(model)]
         if len({id(m) for m in modules}) != len(modules):
-            raise ValueError(
+            raise UnsupportedArchitecture(
                 f"{self.architecture}: the activation module '{self.activation}' is shared "
                 "between layers, so a hook cannot tell layers apart"
             )
@@ -171,10 +173,6 @@ ADAPTERS: dict[str, Adapter] = {
         ),
     ]
 }
-
-
-class UnsupportedArchitecture(ValueError):
-    pass
 
 
 def architecture_of(model_or_config) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import ConfigError, DownloadError, MissingInput
 from ..io import atomic_write
 from .adapters import Adapter, get_adapter
 
@@ -38,7 +39,7 @@ def pick_dtype(requested: str, device: str) -> torch.dtype:
     try:
         return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[requested]
     except KeyError:
-        raise ValueError(f"dtype '{requested}' is not one of auto, float32, bfloat16, float16") from None
+        raise ConfigError(f"dtype '{requested}' is not one of auto, float32, bfloat16, float16") from None
 
 
 def prepare_model(spec: dict, out_dir: str | Path) -> Path:
@@ -57,10 +58,8 @@ def prepare_model(spec: dict, out_dir: str | Path) -> Path:
         info = _convert_embedded(out_dir)
     elif spec["source"] == "random":
         info = _build_random(spec.get("random") or {}, out_dir)
-    elif spec["source"] == "hf":
+    else:  # hf
         info = {"path": _resolve_hf(spec["path"], spec.get("revision")), "source": "hf", "id": spec["path"]}
-    else:
-        raise ValueError(f"model source '{spec['source']}' is not one of: embedded, hf, random")
     info["trust_remote_code"] = bool(spec.get("trust_remote_code", False))
     meta = out_dir / "model.json"
     with atomic_write(meta) as fh:
@@ -76,7 +75,7 @@ def _resolve_hf(path: str, revision: str | None) -> str:
     try:
         return snapshot_download(path, revision=revision, allow_patterns=_HF_PATTERNS)
     except Exception as err:  # network, auth (gated models), missing repo
-        raise RuntimeError(
+        raise DownloadError(
             f"Could not download model '{path}' from the Hugging Face hub: {err}. "
             "For gated models (LLaMA-2, Gemma) accept the licence on the hub and run "
             "`huggingface-cli login` (or set HF_TOKEN); offline, set the model's `path` "
@@ -176,7 +175,7 @@ def load_prepared(
 
     meta_path = Path(model_dir) / "model.json"
     if not meta_path.exists():
-        raise FileNotFoundError(f"{meta_path} is missing: run the `prepare_model` rule first")
+        raise MissingInput(f"{meta_path} is missing: run the `prepare_model` rule first")
     info = json.loads(meta_path.read_text())
     device = pick_device(device)
     torch_dtype = pick_dtype(dtype, device)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import ConfigError
+
 SPECIALS = ["<pad>", "<bos>", "<eos>"]
 
 
@@ -66,7 +68,7 @@ def tiny_config(
         ),
     }
     if architecture not in builders:
-        raise ValueError(f"no tiny config for '{architecture}'; choose one of {', '.join(sorted(builders))}")
+        raise ConfigError(f"no tiny config for '{architecture}'; choose one of {', '.join(sorted(builders))}")
     config = builders[architecture]()
     config.architectures = [architecture]
     return config

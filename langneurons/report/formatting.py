@@ -10,15 +10,8 @@ from __future__ import annotations
 import math
 import re
 
-METHOD_LABELS = {
-    "lape": "LAPE",
-    "lap": "LAP",
-    "lap_budget": "LAP (LAPE's budget)",
-    "lave": "LAVE",
-    "pv": "PV",
-    "random": "Random",
-    "imported": "Imported",
-}
+from ..methods import label
+
 NOT_RUN = "not configured / not run"
 ANSWER_CHARS = 280  # an answer shown in an example table is cut here
 PROMPT_CHARS = 120
@@ -107,10 +100,6 @@ def truncate(text, limit: int) -> str:
     text = "".join(ch if ch.isprintable() or ch.isspace() else " " for ch in text)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def label(method: str) -> str:
-    return METHOD_LABELS.get(method, method.upper())
 
 
 def cell(text, *classes, style: str | None = None, title: str | None = None) -> dict:

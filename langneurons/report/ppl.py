@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..io import InputFileError
+from ..errors import InputFileError
 from ..perplexity import relative_matrix
 from .formatting import (
     by_method,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ..io import InputFileError
+from ..errors import InputFileError
 from ..paths import Results
 from .formatting import cell, table
 

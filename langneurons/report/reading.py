@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import ppl_methods
-from ..io import InputFileError
+from ..errors import InputFileError
 from ..io import read_jsonl as _read_jsonl
 from ..paths import Results
 

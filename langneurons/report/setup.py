@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..corpus import DATA
+from ..bundled import DEVIATIONS
 from .formatting import NOT_RUN, cell, fmt_duration, fmt_int, fmt_mb, fmt_pct, label, num, table
 from .provenance import stage_times
 from .reading import Run
@@ -24,7 +24,7 @@ def build(run: Run) -> dict:
 
 def deviations_table() -> dict:
     """The table of ``langneurons/data/deviations.md`` (also in the README): where we differ from the authors' code."""
-    text = (DATA / "deviations.md").read_text(encoding="utf-8")
+    text = DEVIATIONS.read_text(encoding="utf-8")
     lines = [line.strip().strip("|") for line in text.splitlines() if line.startswith("|")]
     cells = [[part.strip().replace("`", "") for part in line.split(" | ")] for line in lines]
     return table(cells[0], cells[2:], kind="text")  # cells[1] is the markdown separator

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..io import InputFileError
+from ..errors import InputFileError
 from .formatting import (
     ANSWER_CHARS,
     PROMPT_CHARS,

@@ -13,7 +13,8 @@ import subprocess
 import pytest
 import yaml
 
-from langneurons.config import ConfigError, validate_config
+from langneurons.config import validate_config
+from langneurons.errors import ConfigError
 
 from ..conftest import REPO
 

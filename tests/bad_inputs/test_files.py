@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from langneurons.corpus import check_token_count, file_documents
-from langneurons.io import InputFileError, iter_jsonl
+from langneurons.errors import InputFileError
+from langneurons.io import iter_jsonl
 from langneurons.questions import load_questions
 
 from ..conftest import REPO

@@ -7,9 +7,9 @@ import subprocess
 import pytest
 import yaml
 
-from langneurons.config import ConfigError
-from langneurons.io import InputFileError, read_jsonl, write_jsonl
-from langneurons.judge import MissingAPIKey, make_judge
+from langneurons.errors import ConfigError, InputFileError, MissingAPIKey
+from langneurons.io import read_jsonl, write_jsonl
+from langneurons.judge import make_judge
 from langneurons.judging import ANSWER_FIELDS
 
 from ..conftest import REPO

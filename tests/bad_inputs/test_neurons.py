@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from langneurons.cli import main
-from langneurons.config import ConfigError, validate_config
+from langneurons.config import validate_config
+from langneurons.errors import ConfigError
 from langneurons.neuronsets import import_neurons
 
 from ..conftest import REPO

@@ -12,9 +12,9 @@ import torch
 from langneurons import DEFAULT_LANGUAGES
 from langneurons.activations import collect_stats, stack_stats
 from langneurons.corpus import documents, pack_tokens
+from langneurons.methods import select
 from langneurons.models import load_prepared, prepare_model
 from langneurons.perplexity import perplexity_matrix, specificity
-from langneurons.selection import select
 
 from ..conftest import REPO
 

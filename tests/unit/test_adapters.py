@@ -4,8 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from langneurons.errors import UnsupportedArchitecture
 from langneurons.hooks import NeuronHooks
-from langneurons.models import ADAPTERS, UnsupportedArchitecture, get_adapter
+from langneurons.models import ADAPTERS, get_adapter
 from langneurons.models.tiny import tiny_config
 
 from ..conftest import loaded

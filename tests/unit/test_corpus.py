@@ -7,12 +7,9 @@ import pytest
 import torch
 
 from langneurons import DEFAULT_LANGUAGES
+from langneurons.bundled import DATA, bundled_documents, bundled_passages, bundled_valid_topics
 from langneurons.corpus import (
-    DATA,
     body_tokens,
-    bundled_documents,
-    bundled_passages,
-    bundled_valid_topics,
     check_token_count,
     corpus_splits,
     documents,
@@ -23,7 +20,8 @@ from langneurons.corpus import (
     tokenize_documents,
     write_documents,
 )
-from langneurons.io import InputFileError, read_jsonl
+from langneurons.errors import InputFileError
+from langneurons.io import read_jsonl
 from langneurons.models.tiny import byte_tokenizer
 
 CJK = {"zh", "ja"}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from langneurons.bundled import JUDGE_TEMPLATE as TEMPLATE
 from langneurons.judge import (
     CachedJudge,
     JudgeError,
@@ -27,7 +28,7 @@ from langneurons.judge import (
     render_prompt,
 )
 from langneurons.judge.openai_backend import OpenAIJudge
-from langneurons.judge.prompts import REASK_MESSAGE, TEMPLATE
+from langneurons.judge.prompts import REASK_MESSAGE
 
 from ..judge_fakes import FakeOpenAI, free_port, judge_config
 

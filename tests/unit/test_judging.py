@@ -3,7 +3,8 @@ failing loudly on missing scores, the off-target baseline and the tables."""
 
 import pytest
 
-from langneurons.judge import CachedJudge, JudgeError, JudgeItem, Judgement, NoJudge
+from langneurons.errors import JudgeError
+from langneurons.judge import CachedJudge, JudgeItem, Judgement, NoJudge
 from langneurons.judging import (
     check_missing,
     generation_tables,

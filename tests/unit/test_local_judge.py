@@ -118,7 +118,7 @@ def test_a_language_without_reference_passages_borrows_the_mean_calibration(lm, 
 
 
 def _refs(lang: str) -> list[dict]:
-    from langneurons.corpus import bundled_passages
+    from langneurons.bundled import bundled_passages
 
     return bundled_passages(lang)[:4]
 

@@ -7,7 +7,7 @@ import torch
 
 import langneurons.pv as pvmod
 from langneurons.answer_batch import IGNORE
-from langneurons.corpus import bundled_passages, bundled_valid_topics
+from langneurons.bundled import bundled_passages, bundled_valid_topics
 from langneurons.hooks import NeuronHooks, deactivation_plan
 from langneurons.instructions import bundled_instructions, dataset_instructions, tuning_templates
 from langneurons.models import ADAPTERS

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import torch
 
-from langneurons.io import InputFileError
+from langneurons.errors import InputFileError
 from langneurons.neuronsets import compare_sets
 from langneurons.paths import Results
 from langneurons.report import SECTIONS, collect, formatting, render
@@ -352,9 +352,9 @@ def test_a_present_but_unreadable_file_is_an_error_naming_it(tmp_path, result, v
 
 
 def test_deviations_table_is_the_readmes_and_in_the_report(complete_page):
-    from langneurons.corpus import DATA
+    from langneurons.bundled import DEVIATIONS
 
-    source = [line for line in (DATA / "deviations.md").read_text().splitlines() if line.startswith("| ")]
+    source = [line for line in DEVIATIONS.read_text().splitlines() if line.startswith("| ")]
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert len(source) > 5 and all(line in readme for line in source)  # the README shows the same rows
     page, _, _ = complete_page

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from langneurons.methods import METHODS, select, stability_methods, statistics_methods
 from langneurons.selection import (
     entropy_select,
     kth_smallest,
@@ -14,7 +15,6 @@ from langneurons.selection import (
     lave,
     pv,
     random_like,
-    select,
     totals,
 )
 
@@ -173,5 +173,23 @@ def test_select_dispatch_and_errors():
     assert as_lists(select("lap", P, None, cfg)) == as_lists(lap(P, 0.55))
     with pytest.raises(ValueError, match="LAVE needs activation sums"):
         select("lave", P, None, cfg)
-    with pytest.raises(ValueError, match="not one of"):
+    with pytest.raises(ValueError, match="does not select from statistics"):
         select("pv", P, None, cfg)  # PV needs the tuning runs, not activation statistics
+
+
+def test_registry_is_what_the_schema_and_the_rules_offer(repo):
+    """The schema's method enum, the select_neurons wildcard and stability all come from one registry."""
+    import yaml
+
+    schema = yaml.safe_load((repo / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    assert schema["definitions"]["method"]["enum"] == list(METHODS)
+    assert statistics_methods() == ["lape", "lap", "lap_budget", "lave", "random"]
+    assert stability_methods() == ["lape", "lap", "lap_budget", "lave"]  # random draws have no stability
+    for name in statistics_methods():  # every statistics method runs on the hand-made tensor
+        neurons = select(
+            name,
+            P,
+            P,
+            {"top_rate": 0.3, "filter_rate": 0.8, "activation_bar_ratio": 0.8, "seed": 0, "lap": {"threshold": 0.55}},
+        )
+        assert len(neurons) == P.shape[2] and all(len(per_layer) == P.shape[0] for per_layer in neurons)

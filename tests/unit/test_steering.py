@@ -4,12 +4,13 @@ and what the judge is asked about a cross-lingual answer."""
 import pytest
 import torch
 
-from langneurons.config import ConfigError
+from langneurons.config import validate_config
+from langneurons.errors import ConfigError
 from langneurons.generation import generate, steering_plan
 from langneurons.hooks import NeuronHooks
 from langneurons.judge import make_judge
 from langneurons.judging import judge_item
-from langneurons.steering import check_config, crosslingual_pairs, run_steering
+from langneurons.steering import crosslingual_pairs, run_steering
 
 from ..conftest import loaded
 from ..judge_fakes import judge_config
@@ -69,9 +70,13 @@ def test_crosslingual_pairs_are_every_ordered_pair():
 
 
 def test_config_check_names_the_key():
+    def config(**steering):
+        return {"models": {"m": {"source": "embedded"}}, "languages": LANGS, "steering": steering}
+
     with pytest.raises(ConfigError, match=r"steering.crosslingual_languages: \['de'\] not in languages"):
-        check_config(steering_cfg(crosslingual_languages=["en", "de"]), LANGS)
-    check_config(steering_cfg(method=None, crosslingual_languages=["de"]), LANGS)  # steering off: nothing to check
+        validate_config(config(crosslingual_languages=["en", "de"]))
+    # steering off (and no generation): nothing to check
+    validate_config({**config(method=None, crosslingual_languages=["de", "en"]), "generation": {"methods": []}})
 
 
 def test_conditions_targets_and_prompts(lm, neurons_and_means):

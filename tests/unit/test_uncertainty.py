@@ -14,8 +14,8 @@ from langneurons.activations import (
     save_stats,
     stack_stats,
 )
+from langneurons.methods import select
 from langneurons.perplexity import NLL, save_nll
-from langneurons.selection import select
 from langneurons.uncertainty import (
     bootstrap_ci,
     condition_ci_table,

@@ -2,10 +2,10 @@ import os
 import re
 
 from langneurons.config import ppl_methods, validate_workflow_config
+from langneurons.methods import rates_of, stability_methods, statistics_methods
 from langneurons.paths import PREPARED_MODEL, Results, fill
-from langneurons.selection import rates_of
 
-validate_workflow_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+validate_workflow_config(config)
 
 RESULTS = config["results"]
 R = Results(RESULTS)  # every result path pattern: langneurons/paths.py
@@ -23,7 +23,7 @@ STEER_OUTPUTS = (
 GEN_OUTPUTS = ("answers", "quality", "language_accuracy", "quality_ci", "language_accuracy_ci")
 SHARDS = config["counting"]["shards"]
 # stability: the methods that select from statistics (random has no meaning, imported no statistics)
-STABILITY_METHODS = [m for m in METHODS if m in ("lape", "lap", "lap_budget", "lave")]
+STABILITY_METHODS = [m for m in METHODS if m in stability_methods()]
 NULL_DRAWS = config["uncertainty"]["null_draws"] if PPL_METHODS else 0
 PV = config["selection"]["pv"]
 GPU_THREADS = 8

@@ -1,5 +1,5 @@
 rule select_neurons:
-    """Language-specific neurons by one statistics-based method (lape, lap, lap_budget, lave, random)."""
+    """Language-specific neurons by one statistics-based method (langneurons/methods.py: lape, lap, lap_budget, ...)."""
     input:
         language_stats,
     output:
@@ -12,7 +12,7 @@ rule select_neurons:
     benchmark:
         R.benchmark("select_neurons", "{model}/{method}")
     wildcard_constraints:
-        method="lape|lap|lap_budget|lave|random",
+        method="|".join(statistics_methods()),
     conda:
         "../../envs/langneurons.yaml"
     params:

@@ -4,8 +4,6 @@ from langneurons.runlog import start
 
 log = start(snakemake)
 cfg, languages, out = snakemake.params.imported, snakemake.params.languages, snakemake.output
-if not cfg["path"]:
-    raise ValueError("selection.methods has 'imported' but selection.imported.path is not set")
 num_layers, d_ff = model_shape(snakemake.input.model)
 neurons = import_neurons(cfg["path"], cfg["languages"], languages, num_layers, d_ff, snakemake.params.downloads)
 save_neurons(neurons, out.neurons)

@@ -1,3 +1,4 @@
+from langneurons.errors import InputFileError
 from langneurons.instructions import instructions
 from langneurons.io import write_jsonl
 from langneurons.runlog import start
@@ -6,6 +7,6 @@ log = start(snakemake)
 source = snakemake.params.source
 examples = instructions(source, snakemake.wildcards.lang, source.get("valid_topics"))
 if not examples:
-    raise RuntimeError(f"no instruction examples for '{snakemake.wildcards.lang}' from selection.pv.source {source}")
+    raise InputFileError(f"no instruction examples for '{snakemake.wildcards.lang}' from selection.pv.source {source}")
 n = write_jsonl(examples, snakemake.output[0])
 log.info("wrote %d instruction examples to %s", n, snakemake.output[0])

@@ -1,6 +1,6 @@
 import sys
 
-from langneurons.io import InputFileError
+from langneurons.errors import InputFileError
 from langneurons.report import collect, render
 from langneurons.runlog import start
 

@@ -1,7 +1,7 @@
 from langneurons.activations import load_stats, stack_stats
+from langneurons.methods import select
 from langneurons.neuronsets import save_neurons, write_summaries
 from langneurons.runlog import start
-from langneurons.selection import select
 
 log = start(snakemake)
 out = snakemake.output

@@ -1,4 +1,4 @@
-from langneurons.corpus import bundled_documents
+from langneurons.bundled import bundled_documents
 from langneurons.models import job_settings, load_for_job
 from langneurons.questions import parallel_questions
 from langneurons.runlog import start

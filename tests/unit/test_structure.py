@@ -1,0 +1,101 @@
+"""The shape of the code: the import graph of the library has no cycle, and the light modules the
+workflow reads while Snakemake parses (config, methods, paths) stay free of torch."""
+
+import ast
+import sys
+from pathlib import Path
+
+import langneurons
+
+PACKAGE = Path(langneurons.__file__).parent
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path, modules: set[str]) -> set[str]:
+    """The langneurons modules ``path`` imports, anywhere in the file (lazy imports inside functions count)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            # "from . import x" imports the module x (not its package's names); "from .m import f" imports m
+            candidates = [f"{target}.{alias.name}" for alias in node.names] + ([target] if node.module else [])
+        elif isinstance(node, ast.Import):
+            candidates = [alias.name for alias in node.names]
+        else:
+            continue
+        found.update(c for c in candidates if c in modules and c != name)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {name: imports(path, set(files)) for name, path in files.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node):
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt) :] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_import_graph_has_no_cycle():
+    graph = import_graph()
+    assert len(graph) > 30 and "langneurons.config" in graph
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_config_gate_imports_only_light_modules():
+    """config reads the schema, the bundled data's index, the errors and the method registry: nothing else."""
+    graph = import_graph()
+    assert graph["langneurons.config"] <= {"langneurons.bundled", "langneurons.errors"}
+    assert graph["langneurons.errors"] == set()
+    light = {"langneurons.config", "langneurons.methods", "langneurons.paths", "langneurons.bundled"}
+    reached, todo = set(), list(light)
+    while todo:  # every module the parse-time modules import, directly or not (module level and lazy)
+        for nxt in graph[todo.pop()] - reached:
+            reached.add(nxt)
+            todo.append(nxt)
+    # selection is imported lazily by methods when a method runs, never at parse time (see the workflow test)
+    assert reached - {"langneurons.selection"} <= light | {"langneurons.io", "langneurons.errors"}
+
+
+def test_parse_time_modules_do_not_import_torch_at_module_level():
+    for name in ("config", "methods", "paths", "bundled", "errors", "io"):
+        tree = ast.parse((PACKAGE / f"{name}.py").read_text(encoding="utf-8"))
+        top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names} | {
+            n.module for n in top if isinstance(n, ast.ImportFrom) and n.module
+        }
+        assert not any(m.split(".")[0] == "torch" for m in names), name
+    assert sys.modules  # (the parse itself is checked in a fresh interpreter: tests/integration/test_parse.py)
