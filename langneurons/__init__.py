@@ -5,5 +5,3 @@ Multilingual Capabilities in Large Language Models" (ACL 2024).
 """
 
 __version__ = "0.1.0"
-
-DEFAULT_LANGUAGES = ["en", "zh", "fr", "es", "vi", "id", "ja"]

@@ -13,8 +13,7 @@ import argparse
 import math
 import sys
 
-from . import DEFAULT_LANGUAGES
-from .config import section_with_defaults
+from .config import default_languages, section_with_defaults
 from .errors import BadInput, CommandError
 from .methods import METHODS, statistics_methods
 
@@ -53,8 +52,8 @@ def _languages(args, n: int, what: str) -> list[str]:
         if repeated:
             raise CommandError(f"--languages names {', '.join(repeated)} more than once")
         return args.languages
-    if n == len(DEFAULT_LANGUAGES):
-        return list(DEFAULT_LANGUAGES)
+    if n == len(default_languages()):
+        return default_languages()
     return [f"lang{i}" for i in range(n)]
 
 

@@ -58,6 +58,11 @@ def validate_config(config: dict, schema_path: str | Path = SCHEMA) -> dict:
     return config
 
 
+def default_languages() -> list[str]:
+    """The schema's default ``languages``: the paper's seven, in the authors' order."""
+    return list(_schema(str(SCHEMA))["properties"]["languages"]["default"])
+
+
 def section_with_defaults(section: str, values: dict) -> dict:
     """One top-level section of the config (e.g. ``selection``) with ``values`` set and every other key at its
     schema default, checked against the schema: for code that runs a stage outside the workflow (the CLI)."""

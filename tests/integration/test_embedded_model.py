@@ -9,14 +9,16 @@ import shutil
 import pytest
 import torch
 
-from langneurons import DEFAULT_LANGUAGES
 from langneurons.activations import collect_stats, stack_stats
+from langneurons.config import default_languages
 from langneurons.corpus import documents, pack_tokens
 from langneurons.methods import select
 from langneurons.models import load_prepared, prepare_model
 from langneurons.perplexity import perplexity_matrix, specificity
 
 from ..conftest import REPO
+
+DEFAULT_LANGUAGES = default_languages()
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ import random
 import pytest
 import torch
 
-from langneurons import DEFAULT_LANGUAGES
 from langneurons.bundled import DATA, bundled_documents, bundled_passages, bundled_valid_topics
+from langneurons.config import default_languages
 from langneurons.corpus import (
     body_tokens,
     check_token_count,
@@ -23,6 +23,8 @@ from langneurons.corpus import (
 from langneurons.errors import InputFileError
 from langneurons.io import read_jsonl
 from langneurons.models.tiny import byte_tokenizer
+
+DEFAULT_LANGUAGES = default_languages()
 
 CJK = {"zh", "ja"}
 
