@@ -24,7 +24,8 @@ MVICUNA_LANGUAGES = ("en", "es", "fr", "id", "ja", "vi", "zh")
 
 @lru_cache
 def _schema(path: str) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+    # libyaml's loader where it is built in: the schema is read at every snakemake start
+    return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def _fill_defaults(instance, schema):
