@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 
 from langneurons.bundled import JUDGE_TEMPLATE as TEMPLATE
+from langneurons.errors import JudgeError, MissingAPIKey
 from langneurons.judge import (
     CachedJudge,
-    JudgeError,
     JudgeItem,
     Judgement,
-    MissingAPIKey,
     NoJudge,
     language_name,
     make_judge,
