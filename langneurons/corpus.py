@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-from .io import InputFileError, iter_jsonl, read_jsonl, read_text, write_jsonl
+from .io import InputFileError, iter_jsonl, load_torch, read_jsonl, read_text, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -323,9 +323,7 @@ def check_token_count(n_tokens: int, budget: int, minimum: int, lang: str, split
 
 
 def load_tokens(path: str | Path) -> dict:
-    import torch
-
-    data = torch.load(path, weights_only=True, mmap=True)  # a counting shard reads only its own sequences
+    data = load_torch(path, "a token file", mmap=True)  # a counting shard reads only its own sequences
     for key in ("sequences", "remainder", "seq_len"):
         if key not in data:
             raise ValueError(f"{path} is not a token file (missing '{key}')")

@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from .activations import merge_stats, nearest, stack_stats
+from .io import load_torch
 from .selection import Neurons, select, totals
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,7 @@ def load_parts(paths: Sequence[str | Path]) -> list[dict]:
     """
     pieces = []
     for path in paths:
-        data = torch.load(path, weights_only=True, map_location="cpu")
+        data = load_torch(path, "a part-statistics file")
         if not isinstance(data, dict) or "parts" not in data:
             raise ValueError(f"{path} is not a part-statistics file (written by count_activations)")
         pieces += data["parts"]
