@@ -29,6 +29,7 @@ import torch
 
 from .activations import merge_stats, nearest, stack_stats
 from .io import load_torch
+from .neuronsets import jaccard, neuron_sets
 from .selection import Neurons, select, totals
 
 log = logging.getLogger(__name__)
@@ -244,17 +245,6 @@ def split_at(pieces: list[dict], fraction: float) -> tuple[list[dict], list[dict
     ends = np.cumsum([0] + [int(p["n"]) for p in pieces]).tolist()
     cut = nearest(ends, fraction * ends[-1])
     return pieces[:cut], pieces[cut:]
-
-
-def neuron_sets(neurons: Neurons) -> list[set[tuple[int, int]]]:
-    """Per language, the set of (layer, neuron) pairs."""
-    return [{(layer, int(j)) for layer, idx in enumerate(per_layer) for j in idx.tolist()} for per_layer in neurons]
-
-
-def jaccard(a: set, b: set) -> float:
-    """|a & b| / |a | b|; NaN when both are empty."""
-    union = len(a | b)
-    return len(a & b) / union if union else float("nan")
 
 
 def prefix_fractions(parts: int) -> list[float]:
