@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 from .bundled import bundled_documents
 from .errors import ConfigError, DownloadError, InputFileError, MissingInput
-from .io import iter_jsonl, read_text, write_jsonl
+from .io import iter_jsonl, load_torch, read_text, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -289,9 +289,7 @@ def check_token_count(n_tokens: int, budget: int, minimum: int, lang: str, split
 
 
 def load_tokens(path: str | Path) -> dict:
-    import torch
-
-    data = torch.load(path, weights_only=True, mmap=True)  # a counting shard reads only its own sequences
+    data = load_torch(path, "a token file", mmap=True)  # a counting shard reads only its own sequences
     for key in ("sequences", "remainder", "seq_len"):
         if key not in data:
             raise InputFileError(f"{path} is not a token file (missing '{key}')")

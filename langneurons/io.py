@@ -126,14 +126,20 @@ def download(url: str, path: str | Path, hint: str) -> Path:
     return path
 
 
-def load_torch(path: str | Path, what: str):
+def load_torch(path: str | Path, what: str, *, mmap: bool = False):
     """``torch.load`` a file of tensors, lists, dicts and numbers; ``what`` names the expected content.
+
+    Every saved torch file the package reads comes through here. ``mmap`` maps
+    the file instead of reading it whole (large token files, of which a job
+    needs a slice); a file in torch's legacy format, which cannot be mapped, is
+    read whole. Tensors land on the CPU.
 
     A missing, empty, truncated or foreign file raises ``InputFileError`` naming it.
     Files holding other Python objects are refused: unpickling them could run code.
     """
     import pickle
     import warnings
+    import zipfile
 
     import torch
 
@@ -144,10 +150,11 @@ def load_torch(path: str | Path, what: str):
         raise InputFileError(f"{path} does not exist ({what} was expected there)")
     if path.stat().st_size == 0:
         raise InputFileError(f"{path} is empty, not {what}")
+    mapped = {"mmap": True} if mmap and zipfile.is_zipfile(path) else {}  # only torch's zip format maps
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols on stderr
             warnings.simplefilter("ignore")
-            return torch.load(path, weights_only=True, map_location="cpu")
+            return torch.load(path, weights_only=True, map_location="cpu", **mapped)
     except pickle.UnpicklingError as err:
         if "weights only" in str(err).lower():
             raise InputFileError(

@@ -102,14 +102,35 @@ def counts_table(neurons: Neurons, languages: list[str]) -> pd.DataFrame:
     return table
 
 
+def jaccard_of_counts(shared: int, size_a: int, size_b: int) -> float:
+    """Jaccard index from set sizes: ``shared`` / (``size_a`` + ``size_b`` - ``shared``).
+
+    Two empty sets give NaN: their Jaccard index is undefined (0/0). It is not
+    0.0 (that would say "nothing in common", as for two disjoint non-empty
+    sets) and not 1.0 (that would call a selection that found nothing for a
+    language perfectly stable). A CSV writes NaN as an empty field and the
+    report shows "–". Every Jaccard index in the package comes from here.
+    """
+    union = size_a + size_b - shared
+    return shared / union if union else float("nan")
+
+
+def jaccard(a: set, b: set) -> float:
+    """Jaccard index |a ∩ b| / |a ∪ b| of two sets; NaN when both are empty (see ``jaccard_of_counts``)."""
+    return jaccard_of_counts(len(a & b), len(a), len(b))
+
+
+def neuron_sets(neurons: Neurons) -> list[set[tuple[int, int]]]:
+    """Per language, the set of (layer, neuron) pairs."""
+    return [{(layer, int(j)) for layer, idx in enumerate(per_layer) for j in idx.tolist()} for per_layer in neurons]
+
+
 def overlap_tables(neurons: Neurons, languages: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Shared neuron counts and Jaccard index between every pair of languages."""
-    sets = [{(layer, int(j)) for layer, idx in enumerate(per_layer) for j in idx.tolist()} for per_layer in neurons]
+    """Shared neuron counts and Jaccard index (``jaccard``) between every pair of languages."""
+    sets = neuron_sets(neurons)
     shared = pd.DataFrame([[len(a & b) for b in sets] for a in sets], index=languages, columns=languages)
-    jaccard = pd.DataFrame(
-        [[len(a & b) / len(a | b) if a | b else 0.0 for b in sets] for a in sets], index=languages, columns=languages
-    )
-    return shared, jaccard
+    index = pd.DataFrame([[jaccard(a, b) for b in sets] for a in sets], index=languages, columns=languages)
+    return shared, index
 
 
 def distinct_per_layer(neurons: Neurons) -> list[int]:
@@ -175,7 +196,6 @@ def compare_sets(a: Neurons, b: Neurons, languages: list[str]) -> pd.DataFrame:
     for lang, per_a, per_b in zip(languages, a, b):
         for layer, (ia, ib) in enumerate(zip(per_a, per_b)):
             sa, sb = set(ia.tolist()), set(ib.tolist())
-            union = len(sa | sb)
             rows.append(
                 {
                     "language": lang,
@@ -183,7 +203,7 @@ def compare_sets(a: Neurons, b: Neurons, languages: list[str]) -> pd.DataFrame:
                     "a": len(sa),
                     "b": len(sb),
                     "shared": len(sa & sb),
-                    "jaccard": len(sa & sb) / union if union else float("nan"),
+                    "jaccard": jaccard(sa, sb),
                 }
             )
     return pd.DataFrame(rows)

@@ -18,7 +18,7 @@ from .batching import resolve_batch_size
 from .corpus import iter_batches
 from .errors import InputFileError
 from .hooks import NeuronHooks, deactivation_plan
-from .io import atomic_write
+from .io import atomic_write, load_torch
 from .models import LoadedModel
 from .selection import Neurons
 
@@ -204,7 +204,7 @@ def save_nll(evaluations: dict[str, dict[str, NLL]], languages: list[str], block
 
 
 def load_nll(path) -> dict:
-    record = torch.load(path, weights_only=True, map_location="cpu")
+    record = load_torch(path, "a per-block NLL file")
     if not isinstance(record, dict) or not {"languages", "conditions", "tokens", "nll"} <= set(record):
         raise InputFileError(f"{path} is not a per-block NLL file (written by the perplexity rule)")
     return record

@@ -38,7 +38,7 @@ from torch.nn.utils import parametrize
 
 from .answer_batch import Batch, answer_states, collate, pad_id
 from .errors import ConfigError, InputFileError
-from .io import atomic_write
+from .io import atomic_write, load_torch
 from .models import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ def load_variations(paths: list, languages: list[str]) -> torch.Tensor:
     """Stack the languages' variation files into [layers, d_ff, langs] (languages in config order)."""
     columns = []
     for path, lang in zip(paths, languages):
-        data = torch.load(path, weights_only=True)
+        data = load_torch(path, "a PV variation file")
         if "variation" not in data:
             raise InputFileError(f"{path} is not a PV variation file (no 'variation'): rerun the pv_tune rule")
         if data.get("language", lang) != lang:

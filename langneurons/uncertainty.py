@@ -29,7 +29,9 @@ import torch
 
 from .activations import merge_stats, nearest, stack_stats
 from .errors import InputFileError
+from .io import load_torch
 from .methods import select
+from .neuronsets import jaccard, neuron_sets
 from .selection import Neurons, totals
 
 log = logging.getLogger(__name__)
@@ -224,7 +226,7 @@ def load_parts(paths: Sequence[str | Path]) -> list[dict]:
     """
     pieces = []
     for path in paths:
-        data = torch.load(path, weights_only=True, map_location="cpu")
+        data = load_torch(path, "a part-statistics file")
         if not isinstance(data, dict) or "parts" not in data:
             raise InputFileError(f"{path} is not a part-statistics file (written by count_activations)")
         pieces += data["parts"]
@@ -245,17 +247,6 @@ def split_at(pieces: list[dict], fraction: float) -> tuple[list[dict], list[dict
     ends = np.cumsum([0] + [int(p["n"]) for p in pieces]).tolist()
     cut = nearest(ends, fraction * ends[-1])
     return pieces[:cut], pieces[cut:]
-
-
-def neuron_sets(neurons: Neurons) -> list[set[tuple[int, int]]]:
-    """Per language, the set of (layer, neuron) pairs."""
-    return [{(layer, int(j)) for layer, idx in enumerate(per_layer) for j in idx.tolist()} for per_layer in neurons]
-
-
-def jaccard(a: set, b: set) -> float:
-    """|a & b| / |a | b|; NaN when both are empty."""
-    union = len(a | b)
-    return len(a & b) / union if union else float("nan")
 
 
 def prefix_fractions(parts: int) -> list[float]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..io import atomic_write
 from . import generation, neurons, ppl, ses, setup, steering
-from .formatting import NOT_RUN, cell, fmt_duration, fmt_float, fmt_int, fmt_mb, fmt_pct, label, table
+from .formatting import NOT_RUN, cell, fmt_duration, fmt_float, fmt_int, fmt_level, fmt_mb, fmt_pct, label, table
 from .provenance import provenance, stage_times
 from .reading import Run
 
@@ -69,6 +69,7 @@ def collect(results_dir, config: dict) -> dict:
         "results_dir": str(results_dir),
         "config": config,
         "not_configured": NOT_RUN,
+        "confidence": fmt_level(config["uncertainty"]["confidence"]),  # the intervals' coverage, e.g. "95%"
         "provenance": provenance(config),
     }
     for key, _ in SECTIONS:

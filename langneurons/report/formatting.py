@@ -59,6 +59,12 @@ def fmt_pct(x, signed: bool = True, digits: int = 2) -> str:
     return f"{v:+.{digits}f}%" if signed and v != 0 else f"{v:.{digits}f}%"
 
 
+def fmt_level(x) -> str:
+    """A coverage level as a percentage, without trailing zeros (0.95 -> '95%', 0.975 -> '97.5%')."""
+    v = _num(x)
+    return "–" if v is None else f"{round(v * 100, 6):g}%"
+
+
 def fmt_interval(lo, hi, fmt) -> str:
     """A compact interval, ``[lo, hi]`` written with ``fmt`` (empty when there is none)."""
     if _num(lo) is None or _num(hi) is None:

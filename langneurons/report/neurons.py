@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..neuronsets import jaccard_of_counts
 from .formatting import (
     by_method,
     cell,
@@ -157,11 +158,10 @@ def _imported_table(run: Run, name: str) -> dict | None:
     rows = []
     for lang in ordered(sums.index, run.langs) + ["all"]:
         r = sums.sum() if lang == "all" else sums.loc[lang]
-        union = r["imported"] + r["lape"] - r["shared"]
         cls = "total" if lang == "all" else ""
         rows.append(
             [cell(lang, cls)]
             + [num(fmt_int(r[c]), cls) for c in ("imported", "lape", "shared")]
-            + [num(fmt_float(r["shared"] / union, 3) if union else "–", cls)]
+            + [num(fmt_float(jaccard_of_counts(r["shared"], r["imported"], r["lape"]), 3), cls)]
         )
     return table(["Language", "Imported", "LAPE (ours)", "Shared", "Jaccard"], rows)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..config import ppl_methods
 from ..errors import InputFileError
+from ..io import load_torch
 from ..io import read_jsonl as _read_jsonl
 from ..paths import Results
 
@@ -44,17 +45,11 @@ def read_torch(path: Path, keys=()) -> dict | None:
     """A dict saved with ``torch.save`` (memory-mapped: token files are large), None when absent."""
     if not path.exists():
         return None
-    import torch
-
-    error = None
-    for kw in ({"mmap": True}, {}):  # files in torch's legacy format cannot be memory-mapped
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True, **kw)
-            break
-        except Exception as err:
-            error = err
-    else:
-        raise InputFileError(f"{path}: not a readable torch file ({_first_line(error)}); {RERUN}")
+    try:
+        data = load_torch(path, "a torch file", mmap=True)
+    except InputFileError as err:  # the message starts with the path; here it is "{path}: problem; fix"
+        problem = str(err).removeprefix(str(path)).strip()
+        raise InputFileError(f"{path}: {problem}; {RERUN}") from None
     lacking = [k for k in keys if not isinstance(data, dict) or k not in data]
     if lacking:
         raise InputFileError(f"{path}: no {', '.join(map(repr, lacking))} in the saved dict; {RERUN}")

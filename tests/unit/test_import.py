@@ -1,13 +1,15 @@
 """Importing published neuron sets: good files and the documented orders (bad files: tests/bad_inputs)."""
 
 import logging
+import math
 import re
 
 import pytest
 import torch
 import yaml
 
-from langneurons.neuronsets import compare_sets, import_neurons
+from langneurons import uncertainty
+from langneurons.neuronsets import compare_sets, import_neurons, jaccard, jaccard_of_counts, overlap_tables
 
 from ..conftest import REPO
 
@@ -86,3 +88,15 @@ def test_compare_sets_jaccard():
     row = table.iloc[0]
     assert (row.shared, row.jaccard) == (2, 0.5)
     assert table.iloc[1].isna().jaccard
+
+
+def test_one_jaccard_with_nan_for_two_empty_sets():
+    """The overlap table, the import comparison and the stability table share one Jaccard convention."""
+    assert jaccard({1, 2}, {2, 3}) == jaccard_of_counts(1, 2, 2) == 1 / 3
+    assert jaccard({1}, {2}) == 0.0  # disjoint: nothing in common
+    assert math.isnan(jaccard(set(), set())) and math.isnan(jaccard_of_counts(0, 0, 0))  # undefined
+    assert uncertainty.jaccard is jaccard
+    empty = torch.zeros(0, dtype=torch.long)
+    shared, index = overlap_tables([[torch.tensor([1, 2]), empty], [empty, empty]], ["x", "y"])
+    assert shared.loc["y", "y"] == 0 and math.isnan(index.loc["y", "y"])
+    assert index.loc["x", "x"] == 1.0 and index.loc["x", "y"] == 0.0

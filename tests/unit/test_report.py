@@ -119,6 +119,26 @@ def test_numbers_are_rounded(complete_page):
     assert "10.3456" not in page
 
 
+@pytest.mark.parametrize("confidence, shown", [(0.9, "90%"), (0.95, "95%"), (0.975, "97.5%")])
+def test_interval_captions_name_the_configured_confidence(tmp_path, confidence, shown):
+    results, config = build_results(tmp_path / "results")
+    config["uncertainty"]["confidence"] = confidence
+    R = Results(results)
+    where = {"model": "model-a", "method": "lape"}
+    pd.DataFrame([{"deactivated": "en", "evaluated": "en", "relative": 0.1, "lo": 0.05, "hi": 0.15}]).to_csv(
+        R.path("ppl_ci", **where), index=False
+    )
+    pd.DataFrame([{"condition": "normal", "language": "en", "lo": 3.0, "hi": 4.5}]).to_csv(
+        R.path("quality_ci", **where), index=False
+    )
+    page = render(collect(results, config), TEMPLATES, results / "report" / "index.html").read_text(encoding="utf-8")
+    for key in ("ppl", "generation", "steering"):
+        text = _text(_section(page, key))
+        assert f"{shown} bootstrap interval" in text, key
+        if shown != "95%":
+            assert "95%" not in text, key
+
+
 def test_figures_are_inline_png_data_uris_with_captions(complete_page):
     page, results, _ = complete_page
     sources = re.findall(r'<img src="([^"]+)"', page)
