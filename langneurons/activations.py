@@ -178,6 +178,10 @@ def save_stats(stats: dict, path: str | Path, **meta) -> None:
         torch.save({**stats, **meta}, tmp)
 
 
+def _dtype(tensor: torch.Tensor) -> str:
+    return str(tensor.dtype).removeprefix("torch.")
+
+
 def load_stats(path: str | Path) -> dict:
     """Load our statistics file or the authors' ``{"n", "over_zero"}`` file, checking its values.
 
@@ -195,6 +199,8 @@ def load_stats(path: str | Path) -> dict:
     if not isinstance(over_zero, torch.Tensor) or over_zero.dim() != 2 or not over_zero.numel():
         shape = tuple(over_zero.shape) if isinstance(over_zero, torch.Tensor) else type(over_zero).__name__
         raise InputFileError(f"{path}: over_zero must be a [layers, d_ff] tensor, got {shape}")
+    if over_zero.is_complex() or over_zero.dtype == torch.bool:
+        raise InputFileError(f"{path}: over_zero holds {_dtype(over_zero)} values; it must hold counts (integers)")
     n = data["n"]
     n = n.item() if isinstance(n, torch.Tensor) and n.numel() == 1 else n
     if isinstance(n, bool) or not isinstance(n, (int, float)) or not float(n).is_integer() or n < 0:
@@ -213,6 +219,8 @@ def load_stats(path: str | Path) -> dict:
         total = data["sum"]
         if not isinstance(total, torch.Tensor) or total.shape != over_zero.shape:
             raise InputFileError(f"{path}: sum must be a tensor shaped like over_zero {tuple(over_zero.shape)}")
+        if not total.is_floating_point():
+            raise InputFileError(f"{path}: sum holds {_dtype(total)} values; it must hold real activation sums")
         if not torch.isfinite(total).all():
             raise InputFileError(f"{path}: sum holds NaN or infinite values; recount this language")
     return data

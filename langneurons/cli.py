@@ -85,7 +85,7 @@ def cmd_identify(args) -> None:
 def cmd_inspect(args) -> None:
     from .neuronsets import counts_table, distinct_per_layer, load_neurons, overlap_tables, validate_neurons
 
-    neurons = load_neurons(args.file)
+    neurons = load_neurons(args.file, args.languages)
     languages = _languages(args, len(neurons), f"{args.file} holds {len(neurons)} language lists")
     validate_neurons(neurons, languages, len(neurons[0]), None, args.file, "--languages")
     table = counts_table(neurons, languages).rename(columns={"total": "assignments"})

@@ -20,33 +20,73 @@ def save_neurons(neurons: Neurons, path: str | Path) -> None:
         torch.save([[idx.long() for idx in per_layer] for per_layer in neurons], tmp)
 
 
-def load_neurons(path: str | Path) -> Neurons:
-    """Read a neuron file (ours or the authors'): ``neurons[lang][layer]`` = 1-D integer tensor."""
+#: No model has an FFN this wide (LLaMA-2-70B: 28,672 neurons per layer): a larger index means the file is not
+#: a neuron file, whatever model it was made for (the bound when no model is known, as for ``inspect``).
+MAX_PLAUSIBLE_D_FF = 2**20
+LAYOUT = "a list of languages, each a list of layers, each a 1-D LongTensor of neuron indices (neurons[lang][layer])"
+
+
+def load_neurons(path: str | Path, languages: list[str] | None = None) -> Neurons:
+    """Read and check a neuron file (ours or the authors'): ``neurons[lang][layer]`` = sorted 1-D LongTensor.
+
+    The one reader of neuron files: every stage, the importer and the CLI read them here, so each
+    problem (layout, nesting, dtype, implausible or negative indices, repeats) is one line naming
+    the file, the language list and the layer. Unsorted layers are sorted, with a warning (the
+    order means nothing to the hooks). ``validate_neurons`` then checks the set against a model.
+    ``languages`` (the file's, in order) name the lists in messages.
+    """
     data = load_torch(path, "a neuron file")
     if not isinstance(data, (list, tuple)) or not data or not all(isinstance(x, (list, tuple)) for x in data):
+        raise InputFileError(f"{path} is not a neuron file: expected {LAYOUT}")
+    layers = {len(per_layer) for per_layer in data}
+    if layers == {0}:
+        raise InputFileError(f"{path} holds no layers (every language list is empty); expected {LAYOUT}")
+    if len(layers) > 1:
         raise InputFileError(
-            f"{path} is not a neuron file: expected a list of languages, each a list of layers "
-            "of neuron indices (neurons[lang][layer] = LongTensor)"
+            f"{path}: its language lists hold different numbers of layers ({', '.join(map(str, sorted(layers)))}); "
+            "every language lists every layer"
         )
-    return [[_indices(idx, path, k, layer) for layer, idx in enumerate(per_layer)] for k, per_layer in enumerate(data)]
+    names = languages if languages is not None and len(languages) == len(data) else None
+    neurons = [
+        [
+            _indices(idx, f"{path}: language {f'{names[k]!r}' if names else f'list {k} (0-based)'} layer {layer}")
+            for layer, idx in enumerate(per_layer)
+        ]
+        for k, per_layer in enumerate(data)
+    ]
+    unsorted = sum(bool(len(idx)) and bool((idx.diff() < 0).any()) for per_layer in neurons for idx in per_layer)
+    if unsorted:
+        log.warning("%s: %d layer lists were not in ascending order; sorted them", path, unsorted)
+        neurons = [[idx.sort().values for idx in per_layer] for per_layer in neurons]
+    return neurons
 
 
-def _indices(value, path, k: int, layer: int) -> torch.Tensor:
-    """One layer's indices as a LongTensor; floats are refused, not truncated."""
-    where = f"{path}: language list {k} (0-based), layer {layer}"
-    try:
-        idx = torch.as_tensor(value)
-    except (TypeError, ValueError, RuntimeError):
-        raise InputFileError(f"{where} is {type(value).__name__}, not a tensor of neuron indices") from None
-    if idx.numel() == 0:
-        return torch.zeros(0, dtype=torch.long)
-    if idx.dim() != 1:
-        raise InputFileError(f"{where} has shape {tuple(idx.shape)}; neuron indices must be a 1-D tensor")
-    if idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
+def _indices(value, where: str) -> torch.Tensor:
+    """One layer's indices as a LongTensor, checked alone; floats are refused, not truncated."""
+    if not isinstance(value, torch.Tensor):
+        raise InputFileError(f"{where} is a {type(value).__name__}, not a tensor of neuron indices; expected {LAYOUT}")
+    if value.dim() != 1:
+        raise InputFileError(f"{where} has shape {tuple(value.shape)}; neuron indices must be a 1-D tensor")
+    if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
         raise InputFileError(
-            f"{where} holds {str(idx.dtype).removeprefix('torch.')} values; neuron indices must be integers (LongTensor)"
+            f"{where} holds {str(value.dtype).removeprefix('torch.')} values; neuron indices must be integers "
+            "(LongTensor)"
         )
-    return idx.long()
+    idx = value.long()
+    if len(idx) and idx.min() < 0:
+        raise InputFileError(f"{where} has negative neuron index {int(idx.min())}; indices start at 0")
+    if len(idx) and idx.max() >= MAX_PLAUSIBLE_D_FF:
+        raise InputFileError(
+            f"{where} has neuron index {int(idx.max())}, beyond any model's FFN width (< {MAX_PLAUSIBLE_D_FF}): "
+            "the file is not a neuron file, or it is damaged"
+        )
+    values, counts = idx.unique(return_counts=True)
+    if len(idx) and counts.max() > 1:
+        raise InputFileError(
+            f"{where} lists neuron {int(values[counts.argmax()])} {int(counts.max())} times; a neuron appears "
+            "once per language and layer (repeats would inflate the counts)"
+        )
+    return idx
 
 
 def validate_neurons(
@@ -57,11 +97,11 @@ def validate_neurons(
     source: str,
     languages_key: str = "the language list",
 ) -> None:
-    """Check that a neuron set fits a model and a language list (clear errors on mismatch).
+    """Check that a neuron set read by ``load_neurons`` fits a model and a language list.
 
-    Indices must be 0 <= index < ``d_ff`` (no upper bound when ``d_ff`` is None) and
-    appear at most once per language and layer: a repeated index would count twice.
-    ``languages_key`` names where the language list comes from, for the fix.
+    One language list per language, ``num_layers`` layers each, indices below ``d_ff`` (the
+    plausible bound of ``load_neurons`` alone when ``d_ff`` is None). ``languages_key`` names where
+    the language list comes from, for the fix.
     """
     if len(neurons) != len(languages):
         raise InputFileError(
@@ -71,23 +111,15 @@ def validate_neurons(
         )
     for lang, per_layer in zip(languages, neurons):
         if len(per_layer) != num_layers:
-            raise InputFileError(f"{source}: language '{lang}' has {len(per_layer)} layers, the model has {num_layers}")
+            raise InputFileError(
+                f"{source}: language '{lang}' has {len(per_layer)} layers, the model has {num_layers}: "
+                "the file was made for another model"
+            )
         for layer, idx in enumerate(per_layer):
-            if not len(idx):
-                continue
-            where = f"{source}: language '{lang}' layer {layer}"
-            if idx.min() < 0:
-                raise InputFileError(f"{where} has negative neuron index {int(idx.min())}; indices start at 0")
-            if d_ff is not None and idx.max() >= d_ff:
+            if d_ff is not None and len(idx) and idx.max() >= d_ff:
                 raise InputFileError(
-                    f"{where} has neuron index {int(idx.max())} outside 0..{d_ff - 1} (the model's d_ff is {d_ff})"
-                )
-            values, counts = idx.unique(return_counts=True)
-            if counts.max() > 1:
-                twice = int(values[counts.argmax()])
-                raise InputFileError(
-                    f"{where} lists neuron {twice} {int(counts.max())} times; a neuron appears once per "
-                    "language and layer (repeats would inflate the counts)"
+                    f"{source}: language '{lang}' layer {layer} has neuron index {int(idx.max())} outside "
+                    f"0..{d_ff - 1} (the model's d_ff is {d_ff}): the file was made for another model"
                 )
 
 
@@ -176,7 +208,7 @@ def import_neurons(
         )
     if not path.exists():
         raise MissingInput(f"neuron file {path} does not exist (selection.imported.path)")
-    neurons = load_neurons(path)
+    neurons = load_neurons(path, file_languages)
     validate_neurons(neurons, file_languages, num_layers, d_ff, str(source), IMPORTED_LANGUAGES)
     if missing:
         log.warning(

@@ -56,6 +56,24 @@ BROKEN_NEURON_FILES = [
     pytest.param(save(neurons(at={(0, 1): torch.ones(2, 2, dtype=torch.long)})), "has shape (2, 2)", id="2-D"),
     pytest.param(save(neurons(at={(1, 1): torch.tensor([2, -3, 7])})), "negative neuron index -3", id="negative"),
     pytest.param(save(neurons(at={(2, 0): torch.tensor([5, 5, 9])})), "lists neuron 5 2 times", id="repeated"),
+    pytest.param(
+        save(neurons(at={(0, 1): torch.tensor([3, 2**40])})), "index 1099511627776, beyond any model's", id="huge-index"
+    ),
+    pytest.param(
+        save([[[t] for t in per_layer] for per_layer in neurons()]),
+        "layer 0 is a list, not a tensor",
+        id="extra-nesting",
+    ),
+    pytest.param(
+        save([[t.tolist() for t in per_layer] for per_layer in neurons()]), "is a list, not a tensor", id="plain-lists"
+    ),
+    pytest.param(save([[], [], []]), "holds no layers", id="no-layers"),
+    pytest.param(
+        save([per_layer[:1] if k == 1 else per_layer for k, per_layer in enumerate(neurons())]),
+        "different numbers of layers (1, 2)",
+        id="ragged-layers",
+    ),
+    pytest.param(save(neurons(at={(0, 0): torch.tensor([1, 2], dtype=torch.complex64)})), "complex64", id="complex"),
 ]
 
 
@@ -167,6 +185,11 @@ BAD_STATS = [
     pytest.param(lambda path: path.write_bytes(b""), "is empty", id="empty"),
     pytest.param(truncated, "truncated", id="truncated"),
     pytest.param(lambda path: path.mkdir(), "is a folder", id="folder"),
+    pytest.param(
+        save(stats(over_zero=torch.zeros(2, 16, dtype=torch.complex64))), "over_zero holds complex64", id="complex"
+    ),
+    pytest.param(save(stats(over_zero=torch.zeros(2, 16, dtype=torch.bool))), "over_zero holds bool", id="bool"),
+    pytest.param(save(stats(sum=torch.zeros(2, 16, dtype=torch.int64))), "sum holds int64", id="integer-sum"),
 ]
 
 
@@ -237,3 +260,14 @@ def test_inspect_language_names_must_match_the_file(tmp_path, capsys):
     torch.save(neurons(), path)
     err = cli_fails(capsys, ["inspect", str(path), "--languages", "en", "zh"])
     one_line(err, str(path), "holds 3 language lists", "--languages names 2")
+
+
+def test_unsorted_layers_are_sorted_with_a_warning(tmp_path, caplog):
+    from langneurons.neuronsets import load_neurons
+
+    path = tmp_path / "unsorted.neuron.pth"
+    torch.save(neurons(at={(1, 1): torch.tensor([9, 2, 5])}), path)
+    with caplog.at_level("WARNING"):
+        loaded = load_neurons(path, LANGS)
+    assert loaded[1][1].tolist() == [2, 5, 9] and loaded[0][0].tolist() == [0, 3]
+    assert "1 layer lists were not in ascending order" in caplog.text

@@ -13,7 +13,7 @@ from langneurons.runlog import start
 log = start(snakemake)
 languages, cfg = snakemake.params.languages, snakemake.params.generation
 lm = load_for_job(snakemake)
-neurons, random_neurons = load_neurons(snakemake.input.neurons), load_neurons(snakemake.input.random)
+neurons, random_neurons = (load_neurons(path, languages) for path in (snakemake.input.neurons, snakemake.input.random))
 for path, ns in ((snakemake.input.neurons, neurons), (snakemake.input.random, random_neurons)):
     validate_neurons(ns, languages, lm.num_layers, lm.num_neurons, path)
 template, instructions = load_template(cfg["template"]), load_instructions(cfg["instructions"])

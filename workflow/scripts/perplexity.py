@@ -12,7 +12,7 @@ lm = load_for_job(snakemake)
 valid = {lang: load_tokens(path) for lang, path in zip(languages, snakemake.input.valid)}
 neuron_sets = {}
 for method, path in zip(methods, snakemake.input.neurons):
-    neuron_sets[method] = load_neurons(path)
+    neuron_sets[method] = load_neurons(path, languages)
     validate_neurons(neuron_sets[method], languages, lm.num_layers, lm.num_neurons, path)
 total = len(languages) * (1 + len(languages) * len(methods))
 with tqdm(total=total, desc="perplexity evaluations", unit="eval") as bar:

@@ -8,7 +8,7 @@ log = start(snakemake)
 languages, methods, shards = snakemake.params.languages, snakemake.params.methods, snakemake.params.shards
 paths = list(snakemake.input.parts)  # language-major: every shard of the first language, then the next
 pieces = [load_parts(paths[k * shards : (k + 1) * shards]) for k in range(len(languages))]
-full = {method: load_neurons(path) for method, path in zip(methods, snakemake.input.neurons)}
+full = {method: load_neurons(path, languages) for method, path in zip(methods, snakemake.input.neurons)}
 tables = stability_tables(methods, pieces, full, languages, snakemake.params.selection, snakemake.params.parts)
 for method, out in zip(methods, snakemake.output.tables):
     with atomic_write(out, None) as tmp:

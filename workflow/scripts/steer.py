@@ -9,7 +9,7 @@ from langneurons.steering import run_steering
 log = start(snakemake)
 languages, gen, cfg = snakemake.params.languages, snakemake.params.generation, snakemake.params.steering
 lm = load_for_job(snakemake)
-neurons = load_neurons(snakemake.input.neurons)
+neurons = load_neurons(snakemake.input.neurons, languages)
 validate_neurons(neurons, languages, lm.num_layers, lm.num_neurons, snakemake.input.neurons)
 _, means = stack_stats([load_stats(path) for path in snakemake.input.stats])
 first = snakemake.params.max_questions  # None = all
