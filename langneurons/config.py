@@ -6,20 +6,29 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
+import math
+import os
+import sys
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlparse
 
 import jsonschema
 import yaml
 
-from .bundled import DATA, INSTRUCTIONS, bundled_languages, bundled_topic_count
+from .bundled import DATA, INSTRUCTIONS, bundled_languages, bundled_questions_file, bundled_topic_count
 from .errors import ConfigError
+from .paths import PREPARED_MODEL, fill
+
+log = logging.getLogger(__name__)
 
 #: Every key, its type, allowed values, default and meaning (workflow/schemas/ links here).
 SCHEMA = Path(str(DATA / "config.schema.yaml"))
 # The languages of the authors' mvicuna question files (data/mvicuna/{lang}.txt in their repository).
 MVICUNA_LANGUAGES = ("en", "es", "fr", "id", "ja", "vi", "zh")
+MVICUNA_QUESTIONS = 70  # per language in those files
 
 
 @lru_cache
@@ -56,6 +65,8 @@ def validate_config(config: dict, schema_path: str | Path = SCHEMA) -> dict:
     problems = list(_problems(config, schema))
     if problems:
         raise ConfigError(_report(problems))
+    for line in _ignored_settings(config, schema):
+        log.warning("Config warning: %s", line)
     return config
 
 
@@ -83,6 +94,8 @@ def validate_workflow_config(config: dict, schema_path: str | Path = SCHEMA) -> 
     Snakemake prints an exception raised while it parses the workflow with its
     type, file, line and traceback; SystemExit prints only the message.
     """
+    if not logging.getLogger().handlers:  # warnings reach the terminal as one line each, as errors do
+        logging.basicConfig(stream=sys.stderr, format="%(message)s")
     try:
         return validate_config(config, schema_path)
     except ConfigError as err:
@@ -103,7 +116,10 @@ def _looks_local(path: str) -> bool:
 
 
 def _problems(cfg: dict, schema: dict) -> Iterator[str]:
+    yield from _folder_problems(cfg)
     yield from _model_problems(cfg["models"])
+    yield from _prepared_model_problems(cfg)
+    yield from _budget_problems(cfg)
     yield from _method_problems(cfg)
     yield from _corpus_problems(cfg["corpus"], cfg["languages"])
     yield from _bundled_problems(cfg)
@@ -128,6 +144,117 @@ def _model_problems(models: dict) -> Iterator[str]:
             yield f"{key}.path: source hf needs a hub id (e.g. meta-llama/Llama-2-7b-hf) or a local model folder"
         elif _looks_local(model["path"]) and not Path(model["path"]).is_dir():
             yield f"{key}.path: folder {model['path']} does not exist; give a model folder or a hub id (org/name)"
+
+
+def _folder_problems(cfg: dict) -> Iterator[str]:
+    """The results and resources folders: apart from each other, and writable."""
+    folders = {key: Path(cfg[key]).expanduser().resolve() for key in ("results", "resources_dir")}
+    results, resources = folders["results"], folders["resources_dir"]
+    if results == resources or results in resources.parents or resources in results.parents:
+        yield (
+            f"results: {cfg['results']} and resources_dir {cfg['resources_dir']} overlap (one is, or holds, the "
+            "other): prepared models and results would mix; give them separate folders"
+        )
+    for key, folder in folders.items():
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+        if not existing.is_dir():
+            yield f"{key}: {existing} is a file, not a folder; give a folder path"
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            yield f"{key}: {existing} cannot be written (permissions); give a folder you can write to"
+
+
+def prepared_facts(cfg: dict, name: str) -> dict | None:
+    """What the config's checks need to know of model ``name``: ``num_layers``, ``d_ff`` and ``context`` (the
+    positions it was trained on; None when unbounded), as ``prepare_model`` recorded them in ``model.json``;
+    for a random model its spec. None while a model is not prepared (its prepare job checks the config then)."""
+    model = cfg["models"][name]
+    facts = {}
+    if model["source"] == "random":
+        facts = {"num_layers": model["random"]["num_layers"], "d_ff": model["random"]["d_ff"]}
+    path = Path(cfg["resources_dir"]) / fill(PREPARED_MODEL, model=name)
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8")).get("facts") or {}
+    except (OSError, ValueError):
+        recorded = {}
+    facts.update(recorded)
+    return facts or None
+
+
+def _prepared_model_problems(cfg: dict) -> Iterator[str]:
+    """Settings that must fit the model: its context length, its neuron count, an imported file's layers."""
+    selection = cfg["selection"]
+    budgeted = [m for m in selection["methods"] if m not in ("lap", "imported")]  # they keep top_rate of all neurons
+    for name in cfg["models"]:
+        facts = prepared_facts(cfg, name)
+        if not facts:
+            continue
+        key = f"models.{name}"
+        context = facts.get("context")
+        if context and cfg["models"][name]["seq_len"] > context:
+            yield (
+                f"{key}.seq_len: {cfg['models'][name]['seq_len']} is longer than the {context} positions the model "
+                f"was trained on; set at most {context} (the paper uses the model's context length)"
+            )
+        if "num_layers" in facts and "d_ff" in facts:
+            neurons = facts["num_layers"] * facts["d_ff"]
+            if budgeted and round(neurons * selection["top_rate"]) == 0:
+                yield (
+                    f"selection.top_rate: {selection['top_rate']:g} of the {neurons} neurons of {name} keeps none "
+                    f"(used by {_names(budgeted)}); set it to at least {1 / neurons:.2g}"
+                )
+            yield from _imported_layer_problems(cfg, name, facts)
+
+
+def _imported_layer_problems(cfg: dict, name: str, facts: dict) -> Iterator[str]:
+    """An imported neuron file must have the model's layers (read only when imported is configured)."""
+    path = cfg["selection"]["imported"]["path"]
+    if "imported" not in cfg["selection"]["methods"] or not path or "://" in path or not Path(path).is_file():
+        return
+    from .errors import BadInput
+    from .neuronsets import load_neurons  # torch: only for a config that imports a local neuron file
+
+    try:
+        neurons = load_neurons(path)
+    except BadInput as err:
+        yield f"selection.imported.path: {err}"
+        return
+    layers = len(neurons[0])
+    if layers != facts["num_layers"]:
+        yield (
+            f"selection.imported.path: {path} has {layers} layers, model {name} has {facts['num_layers']}: "
+            "the file was made for another model; import the file made for this model"
+        )
+
+
+def _budget_problems(cfg: dict) -> Iterator[str]:
+    """Splits of the counting work that the token budget cannot fill (the tokenize job checks the real count)."""
+    for name, model in cfg["models"].items():
+        most = math.ceil(cfg["corpus"]["train_tokens"] / model["seq_len"])  # sequences the budget can give
+        for key, value in (
+            ("counting.shards", cfg["counting"]["shards"]),
+            ("uncertainty.stability_parts", cfg["uncertainty"]["stability_parts"]),
+        ):
+            if value > most:
+                yield (
+                    f"{key}: {value} is more than the {most} sequences that corpus.train_tokens "
+                    f"({cfg['corpus']['train_tokens']}) gives at models.{name}.seq_len {model['seq_len']}; "
+                    f"set at most {most}"
+                )
+
+
+def check_sequence_splits(cfg: dict, lang: str, sequences: int) -> None:
+    """The counting splits against the sequences a language's train tokens really hold (the tokenize job can tell)."""
+    problems = [
+        f"{key}: {value} is more than the {sequences} sequences of {lang}'s train tokens; set at most {sequences} "
+        "(or give more text)"
+        for key, value in (
+            ("counting.shards", cfg["counting"]["shards"]),
+            ("uncertainty.stability_parts", cfg["uncertainty"]["stability_parts"]),
+        )
+        if value > sequences
+    ]
+    if problems:
+        raise ConfigError(_report(problems))
 
 
 def _method_problems(cfg: dict) -> Iterator[str]:
@@ -269,13 +396,10 @@ def _generation_problems(cfg: dict, mvicuna_url: str) -> Iterator[str]:
     if judge["backend"] == "openai":
         if judge["model"] is None:
             yield "judge.model: backend openai needs the judge model's name (e.g. gpt-4o), or set judge.backend: local"
-        if judge["base_url"] is not None and not judge["base_url"].startswith(("http://", "https://")):
-            yield f"judge.base_url: {judge['base_url']} is not a URL; write it as http://host:port/v1"
-    if cfg["generation"]["methods"] and cfg["questions"]["max_questions"] == 1:
-        yield (
-            "questions.max_questions: the judge's shuffled control pairs each answer with another question "
-            "of its language; set it to 2 or more (or null = all)"
-        )
+        url = judge["base_url"]
+        if url is not None and (not url.startswith(("http://", "https://")) or not urlparse(url).hostname):
+            yield f"judge.base_url: {url} is not a server's URL; write it as http://host:port/v1"
+    yield from _question_count_problems(cfg, mvicuna_url)
     references = bundled_languages("corpus")
     if judge["backend"] == "local" and not set(languages) & set(references):
         yield (
@@ -295,6 +419,82 @@ def _judge_prompt_problems(path: Path) -> Iterator[str]:
     missing = [p for p in ("{question}", "{answer}") if p not in path.read_text(encoding="utf-8")]
     if missing:
         yield f"judge.prompt: the template {path} lacks {' and '.join(missing)}; add them"
+
+
+def question_counts(cfg: dict, mvicuna_url: str) -> dict[str, int]:
+    """How many questions each language's configured set holds, where that can be told before the questions job."""
+    questions, counts = cfg["questions"], {}
+    for lang in cfg["languages"]:
+        if questions["source"] == "bundled":
+            path = Path(str(bundled_questions_file(lang)))
+        elif questions["source"] == "files":
+            path = Path(questions["files"].get(lang) or "")
+        else:
+            path = Path(questions["dir"]) / f"{lang}.txt"
+            if not path.is_file():
+                if questions["url"] == mvicuna_url and lang in MVICUNA_LANGUAGES:
+                    counts[lang] = MVICUNA_QUESTIONS
+                continue
+        if path.is_file():  # one question per non-blank line, in .txt and .jsonl alike
+            with path.open(encoding="utf-8", errors="replace") as fh:
+                counts[lang] = sum(1 for line in fh if line.strip())
+    return counts
+
+
+def _question_count_problems(cfg: dict, mvicuna_url: str) -> Iterator[str]:
+    counts = question_counts(cfg, mvicuna_url)
+    if not counts:
+        return
+    fewest = min(counts.values())
+    smallest = ", ".join(f"{lang}: {n}" for lang, n in counts.items() if n == fewest)
+    asked = cfg["questions"]["max_questions"]
+    if asked is not None and asked > fewest:
+        yield (
+            f"questions.max_questions: {asked} is more than the question set holds ({smallest}); "
+            f"set at most {fewest}, or null for all"
+        )
+    elif cfg["generation"]["methods"] and min(asked or fewest, fewest) < 2:
+        yield (
+            f"questions.max_questions: the judge's shuffled control pairs each answer with another question of its "
+            f"language, and {'max_questions is 1' if asked == 1 else f'the question set holds 1 ({smallest})'}; "
+            "give 2 or more questions per language"
+        )
+
+
+#: Settings that a choice makes unused: (the choosing key, its value) -> the keys it ignores.
+IGNORED = {
+    ("judge.backend", "local"): ("judge.model", "judge.base_url", "judge.api_key_env", "judge.concurrency"),
+    ("judge.backend", "none"): ("judge.model", "judge.base_url", "judge.prompt", "judge.api_key_env"),
+    ("questions.source", "bundled"): ("questions.files", "questions.url"),
+    ("questions.source", "files"): ("questions.url",),
+    ("questions.source", "mvicuna"): ("questions.files",),
+    ("corpus.source", "bundled"): ("corpus.files",),
+    ("corpus.source", "files"): ("corpus.valid_topics",),
+    ("corpus.source", "wikipedia"): ("corpus.files", "corpus.valid_topics"),
+    ("steering.mode", "replace"): ("steering.strength",),
+}
+
+
+def _ignored_settings(cfg: dict, schema: dict) -> Iterator[str]:
+    """Keys set to something other than their default that the chosen backend or source never reads."""
+
+    def value(dotted):
+        node = cfg
+        for part in dotted.split("."):
+            node = node[part]
+        return node
+
+    def default(dotted):
+        node = schema
+        for part in dotted.split("."):
+            node = node["properties"][part]
+        return node.get("default")
+
+    for (choice, chosen), keys in IGNORED.items():
+        if value(choice) == chosen:
+            for key in keys:
+                if value(key) != default(key):
+                    yield f"{key}: {choice} {chosen} does not read it, so {value(key)!r} is ignored; remove it"
 
 
 def _template_problems(template: str) -> Iterator[str]:

@@ -61,6 +61,8 @@ def prepare_model(spec: dict, out_dir: str | Path) -> Path:
     else:  # hf
         info = {"path": _resolve_hf(spec["path"], spec.get("revision")), "source": "hf", "id": spec["path"]}
     info["trust_remote_code"] = bool(spec.get("trust_remote_code", False))
+    # what the config gate checks settings against on later runs (langneurons.config.prepared_facts)
+    info["facts"] = model_facts(info["path"], info["trust_remote_code"])
     meta = out_dir / "model.json"
     with atomic_write(meta) as fh:
         fh.write(json.dumps(info, indent=2))
@@ -129,16 +131,24 @@ def _tied_keys(model: nn.Module) -> set[str]:
     return set(tied if not isinstance(tied, dict) else tied.keys())
 
 
-def model_shape(model_json: str | Path) -> tuple[int, int]:
-    """(layers, neurons per layer) of a prepared model, without loading its weights."""
+def model_facts(path: str | Path, trust_remote_code: bool = False) -> dict:
+    """``num_layers``, ``d_ff`` (neurons per layer) and ``context`` (positions trained on; None when the model
+    sets no bound) of a model folder, from its config alone (no weights are loaded)."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    info = json.loads(Path(model_json).read_text())
-    config = AutoConfig.from_pretrained(info["path"], trust_remote_code=info.get("trust_remote_code", False))
+    config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
     adapter = get_adapter(config)
     with torch.device("meta"):
-        skeleton = AutoModelForCausalLM.from_config(config)
-    return len(adapter.blocks(skeleton)), adapter.num_neurons(skeleton)
+        skeleton = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
+    context = getattr(config, "max_position_embeddings", None)
+    return {"num_layers": len(adapter.blocks(skeleton)), "d_ff": adapter.num_neurons(skeleton), "context": context}
+
+
+def model_shape(model_json: str | Path) -> tuple[int, int]:
+    """(layers, neurons per layer) of a prepared model, without loading its weights."""
+    info = json.loads(Path(model_json).read_text())
+    facts = info.get("facts") or model_facts(info["path"], info.get("trust_remote_code", False))
+    return facts["num_layers"], facts["d_ff"]
 
 
 @dataclass

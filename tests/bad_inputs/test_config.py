@@ -204,7 +204,59 @@ CASES = [
         "judge.prompt",
     ),
     ("empty-stop-string", lambda c, t: at(c, "generation").update(stop=["\nQ:", ""]), "generation.stop"),
+    # what the model's size and context, the question set and the token budget reveal
+    ("imported-other-model", lambda c, t: imports(c, t, layers=32), "selection.imported.path"),
+    ("top-rate-keeps-none", lambda c, t: at(c, "selection").update(top_rate=0.001), "selection.top_rate"),
+    ("seq-len-past-context", lambda c, t: prepared(c, t, context=48), "models.tiny-llama.seq_len"),
+    ("one-question-file", lambda c, t: question_files(c, t, 1, max_questions=None), "questions.max_questions"),
+    ("more-questions-than-set", lambda c, t: at(c, "questions").update(max_questions=41), "questions.max_questions"),
+    ("more-than-file-holds", lambda c, t: question_files(c, t, 3, max_questions=5), "questions.max_questions"),
+    ("shards-past-sequences", lambda c, t: at(c, "counting").update(shards=17), "counting.shards"),
+    (
+        "parts-past-sequences",
+        lambda c, t: at(c, "uncertainty").update(stability_parts=17),
+        "uncertainty.stability_parts",
+    ),
+    ("results-is-resources", lambda c, t: c.update(results=str(t / "r"), resources_dir=str(t / "r")), "results"),
+    (
+        "results-inside-resources",
+        lambda c, t: c.update(results=str(t / "r/out"), resources_dir=str(t / "r")),
+        "results",
+    ),
+    ("results-under-a-file", lambda c, t: c.update(results=write(t, "file", "x") + "/results"), "results"),
+    (
+        "base-url-without-host",
+        lambda c, t: at(c, "judge").update(backend="openai", model="m", base_url="http:///v1"),
+        "judge.base_url",
+    ),
 ]
+
+
+def imports(cfg, tmp, layers):
+    """selection.methods gains imported: a neuron file of ``layers`` layers for the config's languages."""
+    import torch
+
+    path = tmp / "other.neuron.pth"
+    torch.save([[torch.tensor([1, 2]) for _ in range(layers)] for _ in cfg["languages"]], path)
+    at(cfg, "selection").update(methods=[*cfg["selection"]["methods"], "imported"])
+    cfg["selection"]["imported"] = {"path": str(path), "languages": cfg["languages"]}
+
+
+def prepared(cfg, tmp, **facts):
+    """The model prepared earlier, with these recorded facts (what prepare_model writes in model.json)."""
+    cfg["resources_dir"] = str(tmp / "resources")
+    meta = tmp / "resources" / "models" / "tiny-llama" / "model.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"path": str(meta.parent), "source": "random", "facts": facts}))
+
+
+def question_files(cfg, tmp, n, max_questions):
+    lines = "".join(f"question {i}?\n" for i in range(n))
+    at(cfg, "questions").update(
+        source="files",
+        max_questions=max_questions,
+        files={lang: write(tmp, f"q_{lang}.txt", lines) for lang in cfg["languages"]},
+    )
 
 
 def bad_config(change, tmp_path):
@@ -253,7 +305,14 @@ def test_stage_settings_are_checked_only_when_the_stage_runs(tmp_path):
     validate_config(cfg, SCHEMA)
 
 
-SNAKEMAKE_CASES = ["crosslingual-unknown", "openai-no-model", "hf-no-path", "imported-no-path", "valid-topics-all"]
+SNAKEMAKE_CASES = [
+    "crosslingual-unknown",
+    "openai-no-model",
+    "hf-no-path",
+    "imported-no-path",
+    "valid-topics-all",
+    "imported-other-model",
+]
 
 
 def run_snakemake(change, tmp_path, *args):
@@ -291,3 +350,32 @@ def test_real_run_starts_no_job(tmp_path):
     run = run_snakemake(change, tmp_path, "--cores", "1")
     assert run.returncode != 0 and f"Config error: {key}:" in run.stderr
     assert "rule " not in run.stdout + run.stderr  # no job was scheduled
+
+
+def test_settings_that_the_choice_ignores_are_named_in_a_warning(tmp_path, caplog):
+    cfg = bad_config(
+        lambda c, t: at(c, "judge").update(backend="local", base_url="http://h:1/v1", model="gpt"), tmp_path
+    )
+    with caplog.at_level("WARNING"):
+        validate_config(cfg, SCHEMA)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(w.startswith("Config warning: judge.model: judge.backend local does not read it") for w in warnings)
+    assert any(w.startswith("Config warning: judge.base_url:") for w in warnings), warnings
+
+
+def test_the_shipped_configs_give_no_warning(caplog):
+    for path in [REPO / "config.yaml", *sorted((REPO / "configs").glob("*.yaml"))]:
+        with caplog.at_level("WARNING"):
+            validate_config(yaml.safe_load(path.read_text()), SCHEMA)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_the_tokenize_job_checks_the_splits_against_the_real_sequences():
+    from langneurons.config import check_sequence_splits
+
+    cfg = validate_config(copy.deepcopy(SMOKE), SCHEMA)
+    check_sequence_splits(cfg, "zh", 8)  # 2 shards, 8 parts: fits
+    with pytest.raises(
+        ConfigError, match=r"^Config error: uncertainty.stability_parts: 8 is more than the 5 sequences of zh's"
+    ):
+        check_sequence_splits(cfg, "zh", 5)

@@ -98,3 +98,20 @@ def test_workflow_stops_on_bad_config(tmp_path):
     run = subprocess.run(["snakemake", "-n", "--configfile", str(bad)], cwd=REPO, capture_output=True, text=True)
     assert run.returncode != 0
     assert "selection.top_rate" in run.stdout + run.stderr
+
+
+def test_prepared_model_records_the_facts_the_gate_checks(tmp_path):
+    """prepare_model writes layers, neurons and context into model.json; the gate reads them on later runs."""
+    from langneurons.config import prepared_facts
+    from langneurons.models import prepare_model
+
+    cfg = validate_config(load("configs/smoke.yaml"), SCHEMA)
+    cfg["resources_dir"] = str(tmp_path)
+    spec = cfg["models"]["tiny-llama"]
+    prepare_model(spec, tmp_path / "models" / "tiny-llama")
+    facts = json.loads((tmp_path / "models" / "tiny-llama" / "model.json").read_text())["facts"]
+    assert facts == {"num_layers": 2, "d_ff": 64, "context": 1024}  # the spec's sizes; tiny models know 1024 positions
+    assert prepared_facts(cfg, "tiny-llama") == facts
+    cfg["models"]["tiny-llama"]["seq_len"] = 2048
+    with pytest.raises(ConfigError, match=r"models.tiny-llama.seq_len: 2048 is longer than the 1024 positions"):
+        validate_config(cfg, SCHEMA)
