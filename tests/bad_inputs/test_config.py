@@ -203,6 +203,29 @@ CASES = [
         "judge.prompt",
     ),
     ("empty-stop-string", lambda c, t: at(c, "generation").update(stop=["\nQ:", ""]), "generation.stop"),
+    (
+        "null-draws-per-method-zero",
+        lambda c, t: at(c, "uncertainty").update(null_draws={"lape": 19, "lap": 0}),
+        "uncertainty.null_draws.lap",
+    ),
+    (
+        "null-draws-per-method-negative",
+        lambda c, t: at(c, "uncertainty").update(null_draws={"lape": -3}),
+        "uncertainty.null_draws.lape",
+    ),
+    (
+        "null-draws-method-not-in-perplexity",
+        lambda c, t: (
+            at(c, "perplexity").update(methods=["lape", "random"]),
+            at(c, "uncertainty").update(null_draws={"lape": 19, "lave": 5}),
+        ),
+        "uncertainty.null_draws",
+    ),
+    (
+        "null-draws-unknown-method",
+        lambda c, t: at(c, "uncertainty").update(null_draws={"lape": 19, "lapee": 5}),
+        "uncertainty.null_draws",
+    ),
 ]
 
 
@@ -252,7 +275,19 @@ def test_stage_settings_are_checked_only_when_the_stage_runs(tmp_path):
     validate_config(cfg, SCHEMA)
 
 
-SNAKEMAKE_CASES = ["crosslingual-unknown", "openai-no-model", "hf-no-path", "imported-no-path", "valid-topics-all"]
+@pytest.mark.parametrize("draws", [19, 0, {"lape": 19, "random": 19, "lap": 5}, {"lape": 1}])
+def test_null_draws_a_number_for_every_method_or_one_per_method(draws, tmp_path):
+    validate_config(bad_config(lambda c, t: at(c, "uncertainty").update(null_draws=draws), tmp_path), SCHEMA)
+
+
+SNAKEMAKE_CASES = [
+    "crosslingual-unknown",
+    "openai-no-model",
+    "hf-no-path",
+    "imported-no-path",
+    "valid-topics-all",
+    "null-draws-per-method-zero",
+]
 
 
 def run_snakemake(change, tmp_path, *args):
