@@ -121,6 +121,7 @@ def _problems(cfg: dict, schema: dict) -> Iterator[str]:
     yield from _prepared_model_problems(cfg)
     yield from _budget_problems(cfg)
     yield from _method_problems(cfg)
+    yield from _null_draws_problems(cfg)
     yield from _corpus_problems(cfg["corpus"], cfg["languages"])
     yield from _bundled_problems(cfg)
     if _generates(cfg):
@@ -285,6 +286,26 @@ def _method_problems(cfg: dict) -> Iterator[str]:
             yield (
                 f"selection.imported.languages: none of {_names(imported['languages'])} is in languages "
                 f"({_names(cfg['languages'])}); list the languages of the file, in the file's order"
+            )
+
+
+def _null_draws_problems(cfg: dict) -> Iterator[str]:
+    """``uncertainty.null_draws`` per method: methods of the perplexity matrices, each with 1 draw or more."""
+    draws = cfg["uncertainty"]["null_draws"]
+    if not isinstance(draws, dict):
+        return
+    methods = ppl_methods(cfg)
+    unknown = [m for m in draws if m not in methods]
+    if unknown:
+        yield (
+            f"uncertainty.null_draws: {_names(unknown)} not in perplexity.methods ({_names(methods)}); "
+            "remove it from the mapping or add it to perplexity.methods"
+        )
+    for method, n in draws.items():
+        if n < 1:
+            yield (
+                f"uncertainty.null_draws.{method}: {n} draws leave nothing to compare with; give it 1 or more "
+                f"(19 allow p = 0.05) or leave {method} out of the mapping (no null for it)"
             )
 
 

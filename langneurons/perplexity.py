@@ -8,7 +8,9 @@ batch (2 GB for Gemma's 262k vocabulary at 4 x 512) is ever held.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
 
 import pandas as pd
 import torch
@@ -17,7 +19,7 @@ import torch.nn.functional as F
 from .batching import resolve_batch_size
 from .corpus import iter_batches
 from .errors import InputFileError
-from .hooks import NeuronHooks, deactivation_plan
+from .hooks import NeuronHooks, Plan, deactivation_plan
 from .io import atomic_write, load_torch
 from .models import LoadedModel
 from .selection import Neurons
@@ -102,14 +104,17 @@ def perplexity(lm: LoadedModel, tokens: dict, batch_size: int) -> float:
     return nll(lm, tokens, batch_size).ppl
 
 
-def evaluation_batch_size(lm: LoadedModel, valid: dict[str, dict], languages: list[str], batch_size: int | str) -> int:
-    """``batch_size``, or for ``"auto"`` the most of the longest sequences whose NLL fits the free GPU memory."""
+def evaluation_batch_size(
+    lm: LoadedModel, valid: dict[str, dict], languages: list[str], batch_size: int | str, limit: int | None = None
+) -> int:
+    """``batch_size``, or for ``"auto"`` the most of the longest sequences whose NLL fits the free GPU memory
+    (at most ``limit`` sequences; by default the most sequences one language has)."""
     return resolve_batch_size(
         batch_size,
         lm,
         lambda ids: batch_nll(lm, ids),
         max(int(valid[lang]["seq_len"]) for lang in languages),
-        max(len(valid[lang]["sequences"]) for lang in languages),
+        limit or max(len(valid[lang]["sequences"]) for lang in languages),
     )
 
 
@@ -158,29 +163,73 @@ def perplexity_matrix(
     return tables, evaluations
 
 
-def own_language_nll(
+def sequences(tokens: dict) -> list[torch.Tensor]:
+    """A language's sequences in ``iter_batches`` order (the remainder last), without the ones that predict nothing."""
+    rows = list(tokens["sequences"].long())
+    if tokens["remainder"].numel() > 1:
+        rows.append(tokens["remainder"].long())
+    return [row for row in rows if len(row) > 1]
+
+
+def condition_nll(
     lm: LoadedModel,
     valid: dict[str, dict],
-    neuron_sets: list[Neurons],
-    languages: list[str],
+    conditions: Sequence[tuple[str, Plan]],
     batch_size: int | str,
     block: int | None = None,
     progress=None,
-) -> list[dict[str, NLL]]:
-    """Per neuron set, each language's NLL with that language's neurons deactivated (the diagonal only)."""
-    batch_size = evaluation_batch_size(lm, valid, languages, batch_size)
-    out = []
-    with NeuronHooks(lm) as hooks:
-        for neurons in neuron_sets:
-            row = {}
-            for k, lang in enumerate(languages):
-                hooks.set_plan(deactivation_plan(neurons[k]))
-                row[lang] = nll(lm, valid[lang], batch_size, block)
-                if progress:
-                    progress.update(1)
-            hooks.set_plan(None)
-            out.append(row)
-    return out
+) -> list[NLL]:
+    """NLL of each condition, an evaluated language and the plan applied to it, in batches shared across conditions.
+
+    Every sequence of every condition is one row; rows of the same length fill
+    batches whatever condition they come from, each row under its own plan
+    (``NeuronHooks.set_row_plans``), so many conditions on one short sequence
+    each (the random null) still run in full batches. A row's NLL is the one it
+    gets alone under its plan, to float rounding (the shape of a batch changes
+    the last bits). ``total`` is the sum of the per-token NLL (not the chunked
+    sum of ``nll``). ``progress`` advances by one per finished condition;
+    ``batch_size`` may be ``"auto"``.
+    """
+    rows = [  # (length, condition, sequence index, ids), longest first; equal lengths in condition order (stable)
+        (len(ids), c, i, ids) for c, (lang, _) in enumerate(conditions) for i, ids in enumerate(sequences(valid[lang]))
+    ]
+    rows.sort(key=lambda row: -row[0])
+    counts = [0] * len(conditions)
+    for _, c, _, _ in rows:
+        counts[c] += 1
+    per_row: dict[tuple[int, int], torch.Tensor] = {}
+    if rows:
+        languages = list(dict.fromkeys(lang for lang, _ in conditions))
+        batch_size = evaluation_batch_size(lm, valid, languages, batch_size, limit=len(rows))
+        left = list(counts)
+        with NeuronHooks(lm) as hooks:
+            for _, same_length in groupby(rows, key=lambda row: row[0]):
+                same_length = list(same_length)
+                for start in range(0, len(same_length), batch_size):
+                    batch = same_length[start : start + batch_size]
+                    hooks.set_row_plans([conditions[c][1] for _, c, _, _ in batch])
+                    ids = torch.stack([ids for *_, ids in batch]).to(lm.device)
+                    # as many logits per chunk as one sequence's: the memory of batch 1
+                    _, per_token = batch_nll(lm, ids, chunk=max(1, CHUNK // len(batch)))
+                    for (_, c, i, _), values in zip(batch, per_token):
+                        per_row[c, i] = values
+                        left[c] -= 1
+                        if progress is not None and not left[c]:
+                            progress.update(1)
+    return [_nll_of([per_row[c, i] for i in range(n)], block) for c, n in enumerate(counts)]
+
+
+def _nll_of(per_sequence: list[torch.Tensor], block: int | None) -> NLL:
+    """An ``NLL`` from the per-token NLL of each sequence of a language, in order."""
+    sums, sizes, sequence = [torch.zeros(0, dtype=torch.float64)], [torch.zeros(0, dtype=torch.long)], []
+    for i, values in enumerate(per_sequence):
+        block_nll, block_size = block_sums(values[None], block or len(values))
+        sums.append(block_nll.flatten())
+        sizes.append(block_size.flatten())
+        sequence.append(torch.full((block_nll.shape[1],), i, dtype=torch.long))
+    blocks, block_tokens = torch.cat(sums), torch.cat(sizes)
+    sequence = torch.cat(sequence) if sequence else torch.zeros(0, dtype=torch.long)
+    return NLL(float(blocks.sum()), int(block_tokens.sum()), blocks, block_tokens, sequence)
 
 
 def save_nll(evaluations: dict[str, dict[str, NLL]], languages: list[str], block: int | None, path) -> None:

@@ -7,10 +7,12 @@ Three questions the paper's single numbers leave open:
   ``ppl_ci_table`` does so for the relative perplexity changes,
   ``condition_ci_table`` for per-question generation values (language
   accuracy, judge score).
-- **The random null.** Extra random neuron sets (derived seeds, the same
-  per-layer counts as the ``random`` method) give the own-language perplexity
-  increase that deactivating random neurons causes; ``null_table`` places each
-  method's increase against them (empirical p-value, z-score).
+- **The random null.** Per method, random neuron sets with that method's
+  count per language and layer (derived seeds) give the own-language
+  perplexity increase that deactivating as many random neurons in the same
+  layers causes; ``null_table`` places the method's increase against its own
+  draws (empirical p-value, z-score), ``method_null`` does all of it for one
+  neuron file.
 - **Stability.** The counting pass also keeps the statistics of consecutive
   parts of each language's train tokens (``activations.collect_stats_in_parts``);
   ``stability_tables`` selects neurons on the two halves (split-half Jaccard)
@@ -29,10 +31,13 @@ import torch
 
 from .activations import merge_stats, nearest, stack_stats
 from .errors import InputFileError
+from .hooks import deactivation_plan
 from .io import load_torch
 from .methods import select
-from .neuronsets import jaccard, neuron_sets
-from .selection import Neurons, totals
+from .models import LoadedModel
+from .neuronsets import jaccard, neuron_sets, validate_neurons
+from .perplexity import NLL, condition_nll
+from .selection import Neurons, random_like, totals
 
 log = logging.getLogger(__name__)
 
@@ -143,14 +148,88 @@ def ppl_ci_table(record: dict, n_boot: int, seed: int, confidence: float) -> pd.
 
 
 # ----------------------------------------------------------------------------- random null
+NO_NEURONS = "no neurons"  # the note of a row whose method has no neurons for its language: nothing to test
+
+
 def null_seeds(seed: int, draws: int) -> list[int]:
     """Seeds of the extra random draws: seed + 1, ..., seed + draws (the ``random`` method itself uses ``seed``)."""
     return [seed + 1 + d for d in range(draws)]
 
 
-def random_draws(probs: torch.Tensor, means: torch.Tensor | None, selection: dict, draws: int) -> list[Neurons]:
-    """Random neuron sets drawn exactly as the ``random`` method, with the derived seeds."""
-    return [select("random", probs, means, {**selection, "seed": s}) for s in null_seeds(selection["seed"], draws)]
+def draw_counts(setting: int | dict, methods: Sequence[str]) -> dict[str, int]:
+    """Draws per method from ``uncertainty.null_draws``: an integer for every method, or ``{method: draws}``
+    (a method not named gets no null); methods in ``methods`` order, those with no draws left out."""
+    if isinstance(setting, dict):
+        return {m: int(setting[m]) for m in methods if setting.get(m, 0) > 0}
+    return {m: int(setting) for m in methods if setting > 0}
+
+
+def method_draws(neurons: Neurons, d_ff: int, seed: int, draws: int) -> list[Neurons]:
+    """``draws`` random sets with the count of ``neurons`` per language and layer (``selection.random_like``),
+    seeded ``null_seeds(seed, draws)``.
+
+    Every method draws with the same seeds, so two methods whose counts per
+    layer agree for a language draw the very same sets for it (which
+    ``evaluate_draws`` evaluates once).
+    """
+    return [random_like(neurons, d_ff, s) for s in null_seeds(seed, draws)]
+
+
+def layer_counts(neurons: Neurons) -> list[tuple[int, ...]]:
+    """Per language, the count of each layer."""
+    return [tuple(len(idx) for idx in per_layer) for per_layer in neurons]
+
+
+def draws_like(neurons: dict[str, Neurons]) -> dict[str, list[str]]:
+    """Per method and language, the first method (in order) with the same count per layer for that language:
+    the method itself, or an earlier one whose draws it shares (``random`` shares LAPE's)."""
+    counts = {method: layer_counts(n) for method, n in neurons.items()}
+    return {
+        method: [next(m for m in counts if counts[m][k] == own) for k, own in enumerate(per_language)]
+        for method, per_language in counts.items()
+    }
+
+
+def evaluate_draws(
+    lm: LoadedModel,
+    valid: dict[str, dict],
+    languages: list[str],
+    draws: dict[str, list[Neurons]],
+    batch_size: int | str,
+    block: int | None = None,
+    progress=None,
+) -> dict[str, dict[str, list[NLL]]]:
+    """Own-language NLL of every draw of every method: ``out[method][lang][d]``.
+
+    Each distinct (language, drawn set) is evaluated once, whichever methods
+    and draws hold it, and all of them share batches (``perplexity.condition_nll``).
+    An empty draw (the method has no neurons for that language) is not
+    evaluated: its list is empty. ``progress`` (a tqdm bar) is reset to the
+    number of distinct evaluations.
+    """
+    index: dict[tuple, int] = {}  # (language, drawn indices per layer) -> condition
+    conditions: list[tuple[str, dict]] = []
+    where: dict[str, dict[str, list[int]]] = {}
+    for method, sets in draws.items():
+        where[method] = {lang: [] for lang in languages}
+        for drawn in sets:
+            for k, lang in enumerate(languages):
+                if not sum(len(idx) for idx in drawn[k]):
+                    continue
+                key = (lang, tuple(tuple(idx.tolist()) for idx in drawn[k]))
+                if key not in index:
+                    index[key] = len(conditions)
+                    conditions.append((lang, deactivation_plan(drawn[k])))
+                where[method][lang].append(index[key])
+    requested = sum(len(c) for per_lang in where.values() for c in per_lang.values())
+    log.info("%d random draws x languages: %d distinct evaluations", requested, len(conditions))
+    if progress is not None and hasattr(progress, "reset"):
+        progress.reset(total=len(conditions))
+    evaluated = condition_nll(lm, valid, conditions, batch_size, block, progress)
+    return {
+        method: {lang: [evaluated[c] for c in found] for lang, found in per_lang.items()}
+        for method, per_lang in where.items()
+    }
 
 
 def empirical_p(observed: float, null: Sequence[float]) -> float:
@@ -168,53 +247,132 @@ def z_score(observed: float, null: Sequence[float]) -> float:
         return float((observed - null.mean()) / null.std(ddof=1))
 
 
-def null_increases(record: dict, draws: list[dict], languages: list[str]) -> dict[str, list[float]]:
-    """Per language, each draw's relative PPL increase of that language (``draws[d][lang]``: an ``NLL``
-    with the draw's neurons of ``lang`` deactivated), against the ``none`` blocks of a per-block NLL record."""
+def null_increases(record: dict, evaluated: dict[str, dict[str, list[NLL]]]) -> dict[str, dict[str, list[float]]]:
+    """Each draw's relative PPL increase of its own language (``evaluated``: ``evaluate_draws``), against the
+    ``none`` blocks of a per-block NLL record: ``out[method][lang][d]``."""
     return {
-        lang: [relative_change(paired_blocks(record, draw[lang].blocks, lang)) for draw in draws] for lang in languages
+        method: {
+            lang: [relative_change(paired_blocks(record, e.blocks, lang)) for e in per_draw]
+            for lang, per_draw in per_lang.items()
+        }
+        for method, per_lang in evaluated.items()
     }
+
+
+NULL_COLUMNS = [
+    "method",
+    "deactivated",
+    "own_increase",
+    "null_mean",
+    "null_sd",
+    "null_max",
+    "z",
+    "p_value",
+    "min_p",
+    "beats_null",
+    "draws",
+    "neurons",
+    "neurons_null",
+    "draws_like",
+    "note",
+]
 
 
 def null_table(
     records: dict[str, dict],
-    null_increase: dict[str, list[float]],
     neurons: dict[str, Neurons],
-    null_neurons: list[int],
+    draws: dict[str, list[Neurons]],
+    increases: dict[str, dict[str, list[float]]],
     languages: list[str],
 ) -> pd.DataFrame:
-    """Each method's own-language relative PPL increase against the random draws' increases.
+    """Each method's own-language relative PPL increase against its own random null.
 
     ``records``: per-block NLL records by method (``perplexity.save_nll``): the
     increase is computed from them exactly as the draws' (``null_increases``),
     so a set that changes nothing ties with the draws instead of winning by a
-    rounding. ``null_increase[lang]``: the draws' increases; ``neurons``: each
-    method's set (for its counts); ``null_neurons``: the draws' count per
-    language. ``beats_null``: the increase is larger than every draw's.
+    rounding. ``neurons``: each method's set; ``draws``: its random draws
+    (``method_draws``: the same count per language and layer, so ``neurons``
+    and ``neurons_null`` agree); ``increases[method][lang]``: the draws'
+    increases. ``beats_null``: the increase is larger than every draw's;
+    ``min_p`` = 1 / (draws + 1), the smallest p the draws allow;
+    ``draws_like``: the method whose count per layer the draws keep (the row's
+    own, or an earlier method with the same counts whose draws it shares). A
+    method with no neurons for a language has nothing to test: the row says
+    "no neurons", has no draws and its statistics are NaN.
     """
     rows = []
-    for method, record in records.items():
+    like = draws_like(neurons)
+    nan = float("nan")
+    for method, sets in draws.items():
         counts = totals(neurons[method])
+        record = records[method]
         for k, lang in enumerate(languages):
             observed = relative_change(paired_blocks(record, record["nll"][lang][lang], lang))
-            null = null_increase[lang]
-            rows.append(
-                {
-                    "method": method,
-                    "deactivated": lang,
-                    "own_increase": observed,
-                    "null_mean": float(np.mean(null)),
-                    "null_sd": float(np.std(null, ddof=1)) if len(null) > 1 else float("nan"),
-                    "null_max": float(np.max(null)),
-                    "z": z_score(observed, null),
-                    "p_value": empirical_p(observed, null),
-                    "beats_null": bool(observed > np.max(null)),
-                    "draws": len(null),
-                    "neurons": counts[k],
-                    "neurons_null": null_neurons[k],
-                }
-            )
-    return pd.DataFrame(rows)
+            null = increases[method][lang]
+            row = {
+                "method": method,
+                "deactivated": lang,
+                "own_increase": observed,
+                "draws": len(null),
+                "neurons": counts[k],
+                "neurons_null": totals(sets[0])[k] if sets else 0,
+                "draws_like": like[method][k],
+                "note": "",
+            }
+            if not counts[k]:
+                stats = dict.fromkeys(("null_mean", "null_sd", "null_max", "z", "p_value", "min_p"), nan)
+                row.update(stats, beats_null=False, draws_like="", note=NO_NEURONS)
+            else:
+                row.update(
+                    null_mean=float(np.mean(null)),
+                    null_sd=float(np.std(null, ddof=1)) if len(null) > 1 else nan,
+                    null_max=float(np.max(null)),
+                    z=z_score(observed, null),
+                    p_value=empirical_p(observed, null),
+                    min_p=1 / (len(null) + 1),
+                    beats_null=bool(observed > np.max(null)),
+                )
+            rows.append(row)
+    return pd.DataFrame(rows, columns=NULL_COLUMNS)
+
+
+def method_null(
+    lm: LoadedModel,
+    neurons: Neurons,
+    valid: dict[str, dict],
+    languages: list[str],
+    draws: int = 19,
+    seed: int = 0,
+    batch_size: int | str = "auto",
+    block: int | None = None,
+    name: str = "neurons",
+    progress=None,
+) -> pd.DataFrame:
+    """Test one neuron set against its own random null, outside the workflow.
+
+    Per language: the relative PPL increase of the language's own valid tokens
+    (``valid[lang]``: ``corpus.load_tokens``) when its neurons
+    (``neurons[k][layer]``, languages in ``languages`` order) are deactivated,
+    against ``draws`` random sets with the same count per layer (seeds
+    seed + 1, ...): do these neurons matter more than as many random neurons
+    in the same layers? One row per language, the columns of ``null_table``
+    (method ``name``). The plain model, the set and the draws are evaluated in
+    shared batches.
+    """
+    validate_neurons(neurons, languages, lm.num_layers, lm.num_neurons, name)
+    plain = [(lang, {}) for lang in languages]
+    own = [(lang, deactivation_plan(neurons[k])) for k, lang in enumerate(languages)]
+    evaluated = condition_nll(lm, valid, plain + own, batch_size, block)
+    evaluations = {"none": dict(zip(languages, evaluated[: len(languages)]))}
+    evaluations.update({lang: {lang: e} for lang, e in zip(languages, evaluated[len(languages) :])})
+    none = evaluations["none"]
+    record = {
+        "tokens": {lang: none[lang].block_tokens for lang in languages},
+        "nll": {cond: {lang: e.blocks for lang, e in row.items()} for cond, row in evaluations.items()},
+    }
+    sets = {name: method_draws(neurons, lm.num_neurons, seed, draws)}
+    increases = null_increases(record, evaluate_draws(lm, valid, languages, sets, batch_size, block, progress))
+    return null_table({name: record}, {name: neurons}, sets, increases, languages)
 
 
 # ----------------------------------------------------------------------------- stability

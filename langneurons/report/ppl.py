@@ -1,4 +1,5 @@
-"""Section "Perplexity under deactivation": PPL matrices, specificity, LAPE against the baselines."""
+"""Section "Perplexity under deactivation": PPL matrices, specificity, LAPE against the baselines, each
+method against its own random null."""
 
 from __future__ import annotations
 
@@ -23,7 +24,20 @@ from .reading import RERUN, Run
 SPECIFICITY = ("own_increase", "max_other_increase", "mean_other_increase", "own_is_largest", "ratio")
 
 
-NULL = ("method", "deactivated", "own_increase", "null_mean", "null_max", "z", "p_value", "beats_null", "draws")
+NULL = (
+    "method",
+    "deactivated",
+    "own_increase",
+    "null_mean",
+    "null_max",
+    "z",
+    "p_value",
+    "min_p",
+    "beats_null",
+    "draws",
+    "neurons",
+    "draws_like",
+)
 CI = ("deactivated", "evaluated", "relative", "lo", "hi")
 
 
@@ -50,7 +64,7 @@ def build(run: Run) -> dict:
 def _method_entry(run: Run, name: str, method: str, null) -> dict | str:
     """The tables and figure of one method, or the path of the first missing file.
 
-    ``null``: the method's rows of the random null (``ppl/null.csv``), None when it was not computed.
+    ``null``: the method's rows of its own random null (``ppl/null.csv``), None when it was not computed.
     """
     where = {"model": name, "method": method}
     ppl = run.csv("ppl", index_col="deactivated", **where)
@@ -72,8 +86,7 @@ def _method_entry(run: Run, name: str, method: str, null) -> dict | str:
         "label": label(method),
         "ppl_table": _ppl_table(run, ppl, intervals),
         "spec_table": _spec_table(spec, null),
-        "beats_null": None if null is None else [str(off) for off, r in null.iterrows() if r["beats_null"]],
-        "null_draws": None if null is None else int(null["draws"].max()),
+        **_null_summary(method, null),
         "intervals": bool(intervals),
         "model": name,
         "own": own,  # the languages whose own perplexity rises most
@@ -82,6 +95,22 @@ def _method_entry(run: Run, name: str, method: str, null) -> dict | str:
         "mean_own": spec["own_increase"].mean(),
         "mean_other": spec["mean_other_increase"].mean(),
         "fig": run.figure("model_figure", model=name, kind="ppl", method=method),
+    }
+
+
+def _null_summary(method: str, null) -> dict:
+    """What the method's own null says: the languages above every draw (of those it has neurons for), the draws
+    and the smallest p they allow, and the methods whose draws it shares (equal counts per layer)."""
+    if null is None:
+        return {"beats_null": None, "null_tested": None, "null_draws": None, "null_min_p": None, "null_shared": []}
+    tested = null[null["neurons"] > 0]
+    draws = int(tested["draws"].max()) if len(tested) else 0
+    return {
+        "beats_null": [str(off) for off, r in tested.iterrows() if r["beats_null"]],
+        "null_tested": len(tested),
+        "null_draws": draws,
+        "null_min_p": 1 / (draws + 1),
+        "null_shared": [label(m) for m in dict.fromkeys(tested["draws_like"]) if m != method],
     }
 
 
@@ -113,7 +142,8 @@ def _pct1(x) -> str:
 
 
 def _spec_table(spec, null) -> dict:
-    """Specificity per deactivated language; with the random null, where the own increase falls against it."""
+    """Specificity per deactivated language; with the method's own random null, where the own increase falls
+    against it ("no neurons" where the method has none for the language: nothing to test)."""
     rows = []
     for off, r in spec.iterrows():
         row = [
@@ -127,16 +157,22 @@ def _spec_table(spec, null) -> dict:
         if null is not None:
             n = null.loc[off] if off in null.index else None
             beats = n is not None and bool(n["beats_null"])
+            if n is not None and n["neurons"] == 0:
+                verdict = cell("no neurons", "center")
+            else:
+                verdict = cell(
+                    "✓ above all" if beats else "≈ not distinguishable", "center", "good" if beats else "bad"
+                )
             row += [
                 num("–" if n is None else f"{fmt_pct(n['null_mean'], digits=1)} / {fmt_pct(n['null_max'], digits=1)}"),
                 num("–" if n is None else fmt_float(n["z"], 1)),
                 num("–" if n is None else fmt_float(n["p_value"], 3)),
-                cell("✓ above all" if beats else "≈ not distinguishable", "center", "good" if beats else "bad"),
+                verdict,
             ]
         rows.append(row)
     head = ["Deactivated", "Own increase", "Max other increase", "Mean other increase", "Own hit hardest", "Ratio"]
     if null is not None:
-        head += ["Random null: mean / max", "z", "p", "Against the random null"]
+        head += ["Own random null: mean / max", "z", "p", "Against the random null"]
     return table(head, rows)
 
 
@@ -155,9 +191,10 @@ def _comparison(run: Run, entries: list[dict]) -> dict:
                 num(fmt_pct(e["mean_own"]), lape),
                 num(fmt_pct(e["mean_other"]), lape),
                 num(fmt_float(e["mean_ratio"], 2), lape),
-                num("–" if e["beats_null"] is None else f"{len(e['beats_null'])} / {e['n']}", lape),
+                num("–" if e["beats_null"] is None else f"{len(e['beats_null'])} / {e['null_tested']}", lape),
+                num("–" if not e["null_draws"] else f"{e['null_draws']} ({fmt_float(e['null_min_p'], 3)})", lape),
             ]
         )
     head = ["Method", "Own language hit hardest", "Languages", "Mean own increase", "Mean other increase", "Mean ratio"]
-    head += ["Own increase above every random draw"]
+    head += ["Own increase above every random draw of its own null", "Draws (smallest p)"]
     return table((["Model"] if multi else []) + head, rows)

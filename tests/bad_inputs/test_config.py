@@ -229,6 +229,29 @@ CASES = [
         lambda c, t: at(c, "judge").update(backend="openai", model="m", base_url="http:///v1"),
         "judge.base_url",
     ),
+    (
+        "null-draws-per-method-zero",
+        lambda c, t: at(c, "uncertainty").update(null_draws={"lape": 19, "lap": 0}),
+        "uncertainty.null_draws.lap",
+    ),
+    (
+        "null-draws-per-method-negative",
+        lambda c, t: at(c, "uncertainty").update(null_draws={"lape": -3}),
+        "uncertainty.null_draws.lape",
+    ),
+    (
+        "null-draws-method-not-in-perplexity",
+        lambda c, t: (
+            at(c, "perplexity").update(methods=["lape", "random"]),
+            at(c, "uncertainty").update(null_draws={"lape": 19, "lave": 5}),
+        ),
+        "uncertainty.null_draws",
+    ),
+    (
+        "null-draws-unknown-method",
+        lambda c, t: at(c, "uncertainty").update(null_draws={"lape": 19, "lapee": 5}),
+        "uncertainty.null_draws",
+    ),
 ]
 
 
@@ -305,6 +328,11 @@ def test_stage_settings_are_checked_only_when_the_stage_runs(tmp_path):
     validate_config(cfg, SCHEMA)
 
 
+@pytest.mark.parametrize("draws", [19, 0, {"lape": 19, "random": 19, "lap": 5}, {"lape": 1}])
+def test_null_draws_a_number_for_every_method_or_one_per_method(draws, tmp_path):
+    validate_config(bad_config(lambda c, t: at(c, "uncertainty").update(null_draws=draws), tmp_path), SCHEMA)
+
+
 SNAKEMAKE_CASES = [
     "crosslingual-unknown",
     "openai-no-model",
@@ -312,6 +340,7 @@ SNAKEMAKE_CASES = [
     "imported-no-path",
     "valid-topics-all",
     "imported-other-model",
+    "null-draws-per-method-zero",
 ]
 
 

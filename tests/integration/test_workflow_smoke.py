@@ -193,4 +193,8 @@ def test_uncertainty_outputs(smoke_run):
         assert ci["relative"].to_numpy() == pytest.approx(delta["relative"].to_numpy(), abs=1e-4)
     null = pd.read_csv(results / "ppl" / "null.csv")
     assert len(null) == len(cfg["selection"]["methods"]) * len(langs)
-    assert null["p_value"].between(1 / 20, 1).all() and set(null["draws"]) == {19}
+    assert (null["neurons"] == null["neurons_null"]).all()  # each method against draws of its own size
+    tested = null[null["neurons"] > 0]
+    assert tested["p_value"].between(1 / 20, 1).all() and set(tested["draws"]) == {19}
+    assert (tested["min_p"] == 0.05).all() and (null[null["neurons"] == 0]["note"] == "no neurons").all()
+    assert (tested[tested["method"] == "random"]["draws_like"] == "lape").all()  # LAPE's counts: LAPE's draws

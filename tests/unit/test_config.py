@@ -73,7 +73,9 @@ def test_well_formed_files_and_folders_pass(tmp_path):
         (tmp_path / f"{lang}.txt").write_text("a document\n\nanother\n")
         (tmp_path / "wiki" / f"20231101.{lang}").mkdir(parents=True)
     (tmp_path / "model").mkdir()
-    (tmp_path / "lape.neuron.pth").write_bytes(b"")
+    import torch  # a neuron file with the smoke model's 2 layers (the gate reads an imported file)
+
+    torch.save([[torch.tensor([1, 2]), torch.tensor([3])] for _ in langs], tmp_path / "lape.neuron.pth")
     (tmp_path / "template.txt").write_text('{{"q": "{question}"}}{instruction}\nA:')
     (tmp_path / "instructions.json").write_text(json.dumps({lang: "" for lang in langs}))
     (tmp_path / "judge.txt").write_text("{question} {answer} {language}")

@@ -7,9 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from langneurons.hooks import NeuronHooks, deactivation_plan
 from langneurons.perplexity import (
     CHUNK,
     batch_nll,
+    condition_nll,
     load_nll,
     nll,
     perplexity,
@@ -110,6 +112,32 @@ def test_blocks_stay_inside_sequences_and_add_up(tmp_path):
     assert torch.equal(record["nll"]["aa"]["aa"], result.blocks) and torch.equal(
         record["tokens"]["aa"], result.block_tokens
     )
+
+
+def test_conditions_share_batches_and_each_row_gets_its_own_result(monkeypatch):
+    """Conditions (language, plan) batched together equal each condition evaluated alone under its plan."""
+    lm = loaded("LlamaForCausalLM", num_layers=2, d_ff=48)
+    valid = {"aa": tokens(n_seq=2, seq_len=20, remainder=7), "bb": tokens(n_seq=1, seq_len=20, remainder=1)}
+    off = [torch.arange(0, 48, 3), torch.arange(5)]
+    conditions = [("aa", {}), ("bb", deactivation_plan(off)), ("aa", deactivation_plan(off)), ("bb", {})]
+    calls = []
+    monkeypatch.setattr(
+        "langneurons.perplexity.batch_nll", lambda lm, b, **kw: calls.append(len(b)) or batch_nll(lm, b, **kw)
+    )
+    got = condition_nll(lm, valid, conditions, batch_size=4, block=8)
+    monkeypatch.undo()
+    # rows of 20 tokens from all four conditions (2 + 1 + 2 + 1) fill a batch of 4 and one of 2; aa's two
+    # remainders of 7 tokens share the last one (bb's one-token remainder predicts nothing)
+    assert calls == [4, 2, 2]
+    with NeuronHooks(lm) as hooks:
+        for (lang, plan), result in zip(conditions, got):
+            hooks.set_plan(plan)
+            alone = nll(lm, valid[lang], batch_size=1, block=8)
+            assert result.block_tokens.tolist() == alone.block_tokens.tolist()
+            assert result.sequence.tolist() == alone.sequence.tolist()
+            assert result.blocks.numpy() == pytest.approx(alone.blocks.numpy(), rel=1e-5)
+            assert result.ppl == pytest.approx(alone.ppl, rel=1e-5)
+    assert got[0].ppl != got[2].ppl  # the plan reached its rows only
 
 
 def test_specificity_on_hand_made_matrix():

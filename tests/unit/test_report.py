@@ -334,6 +334,50 @@ def test_imported_neurons_against_lape(tmp_path):
     assert cells[i : i + 5] == ["en", "8", "8", "4", "0.333"]
 
 
+def test_each_method_reads_against_its_own_null(tmp_path):
+    results, config = build_results(tmp_path / "results")
+    langs = config["languages"]  # en, zh, fr
+    nan = float("nan")
+
+    def rows(method, draws, like, increases, beats, neurons):
+        """The method's rows of null.csv: null mean, max, z, p and smallest p; NaN where it has no neurons."""
+        for lang, own, above, n in zip(langs, increases, beats, neurons):
+            stats = (0.01, 0.02, 2.5, 1 / (draws + 1)) if above else (0.05, 0.3, 0.1, 0.4)
+            stats = (*stats, 1 / (draws + 1)) if n else (nan,) * 5
+            columns = ("null_mean", "null_max", "z", "p_value", "min_p")
+            yield {"method": method, "deactivated": lang, "own_increase": own, **dict(zip(columns, stats))} | {
+                "beats_null": above,
+                "draws": draws if n else 0,
+                "neurons": n,
+                "neurons_null": n,
+                "draws_like": like,
+                "note": "" if n else "no neurons",
+            }
+
+    table = pd.DataFrame(
+        [
+            *rows("lape", 19, "lape", [0.5, 0.4, 0.1], [True, True, False], [12, 9, 7]),
+            *rows("lap", 9, "lap", [0.9, 0.8, 0.0], [True, False, False], [900, 800, 0]),
+            *rows("lave", 9, "lave", [0.2, 0.1, 0.1], [False, False, False], [20, 30, 40]),
+            *rows("random", 19, "lape", [0.01, 0.02, 0.01], [False, False, False], [12, 9, 7]),
+        ]
+    )
+    table.to_csv(Results(results).path("ppl_null", model="model-a"), index=False)
+    page = render(collect(results, config), TEMPLATES, tmp_path / "index.html").read_text()
+    ppl = _section(page, "ppl")
+    comparison = _cells(re.search(r"<table.*?</table>", ppl, re.S).group(0))
+    assert comparison[6:8] == ["Own increase above every random draw of its own null", "Draws (smallest p)"]
+    lape, lap = comparison.index("LAPE"), comparison.index("LAP")
+    assert comparison[lape + 6 : lape + 8] == ["2 / 3", "19 (0.050)"]
+    assert comparison[lap + 6 : lap + 8] == ["1 / 2", "9 (0.100)"]  # fr has no LAP neurons: not tested
+    assert "no neurons" in _cells(ppl[ppl.index('id="ppl-lap"') : ppl.index('id="ppl-lave"')])
+    text = _text(ppl)
+    assert "as many random neurons in the same layers" in text and "more easily" not in text
+    random_part = _text(ppl[ppl.index('id="ppl-random"') :])
+    assert "the same sets as for LAPE: equal counts" in random_part
+    assert "at least 0.050 with 19 draws" in random_part
+
+
 def _empty(path):
     path.write_text("")
 

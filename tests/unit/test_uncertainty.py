@@ -15,14 +15,22 @@ from langneurons.activations import (
     stack_stats,
 )
 from langneurons.methods import select
-from langneurons.perplexity import NLL, save_nll
+from langneurons.perplexity import NLL, batch_nll, save_nll
+from langneurons.selection import random_like
 from langneurons.uncertainty import (
+    NO_NEURONS,
     bootstrap_ci,
     condition_ci_table,
+    draw_counts,
+    draws_like,
     empirical_p,
+    evaluate_draws,
     jaccard,
+    layer_counts,
     load_parts,
     mean,
+    method_draws,
+    method_null,
     null_increases,
     null_seeds,
     null_table,
@@ -124,16 +132,120 @@ def test_null_table_on_constructed_draws():
         "tokens": {lang: none[lang].block_tokens for lang in langs},
         "nll": {cond: {lang: row[lang].blocks for lang in langs} for cond, row in evaluations.items()},
     }
-    draws = [{"x": _nll([20.0 + d, 20.0], tokens), "y": _nll([30.0, 30.0 + d], tokens)} for d in (0.0, 1.0, 2.0)]
-    increase = null_increases(record, draws, langs)
-    assert increase["x"] == pytest.approx([math.exp(d / 20) - 1 for d in (0.0, 1.0, 2.0)])
     neurons = {"m": [[torch.arange(3), torch.arange(2)], [torch.arange(0), torch.arange(0)]]}
-    out = null_table({"m": record}, increase, neurons, [4, 2], langs).set_index("deactivated")
+    draws = {"m": [random_like(neurons["m"], 8, s) for s in null_seeds(0, 3)]}
+    # the draws of y are empty like the method's: not evaluated (evaluate_draws leaves their list empty)
+    evaluated = {"m": {"x": [_nll([20.0 + d, 20.0], tokens) for d in (0.0, 1.0, 2.0)], "y": []}}
+    increase = null_increases(record, evaluated)
+    assert increase["m"]["x"] == pytest.approx([math.exp(d / 20) - 1 for d in (0.0, 1.0, 2.0)])
+    out = null_table({"m": record}, neurons, draws, increase, langs).set_index("deactivated")
     assert out.loc["x", "own_increase"] == pytest.approx(math.exp(0.5) - 1)
     assert out.loc["x", "p_value"] == pytest.approx(0.25) and bool(out.loc["x", "beats_null"])
-    # no change at all ties with the draw that changes nothing: not better than random
-    assert out.loc["y", "own_increase"] == 0 and out.loc["y", "p_value"] == 1 and not out.loc["y", "beats_null"]
-    assert list(out["neurons"]) == [5, 0] and list(out["neurons_null"]) == [4, 2] and set(out["draws"]) == {3}
+    assert out.loc["x", "min_p"] == pytest.approx(0.25) and out.loc["x", "note"] == ""
+    # no neurons for y: nothing to test, a row that says so (not a crash, not a verdict)
+    assert out.loc["y", "note"] == NO_NEURONS and not out.loc["y", "beats_null"] and out.loc["y", "draws"] == 0
+    assert out.loc["y", ["null_mean", "null_max", "z", "p_value", "min_p"]].isna().all()
+    assert list(out["neurons"]) == [5, 0] and list(out["neurons_null"]) == [5, 0]
+    assert list(out["draws_like"]) == ["m", ""]
+
+
+def test_draw_counts_from_a_number_or_a_mapping():
+    methods = ["lape", "lap", "random"]
+    assert draw_counts(19, methods) == {"lape": 19, "lap": 19, "random": 19}
+    assert draw_counts(0, methods) == {}
+    assert draw_counts({"random": 19, "lape": 9}, methods) == {"lape": 9, "random": 19}  # perplexity order
+
+
+def sets(d_ff=48, seed=0):
+    """Neuron sets of four methods on 3 languages: lape; random (lape's counts per language and layer);
+    lap_budget (lape's count per language, other layers); lap (more neurons; none for the last language)."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def pick(counts):
+        return [[torch.randperm(d_ff, generator=gen)[:c].sort().values for c in per_layer] for per_layer in counts]
+
+    lape = pick([(3, 0, 2), (1, 1, 1), (0, 4, 0)])
+    return {
+        "lape": lape,
+        "random": random_like(lape, d_ff, seed=99),
+        "lap_budget": pick([(0, 5, 0), (3, 0, 0), (2, 1, 1)]),
+        "lap": pick([(20, 9, 30), (12, 12, 12), (0, 0, 0)]),
+    }
+
+
+def test_each_methods_draws_keep_its_count_per_language_and_layer(tiny_llama):
+    neurons = sets(d_ff=tiny_llama.num_neurons)
+    for method, own in neurons.items():
+        draws = method_draws(own, tiny_llama.num_neurons, seed=0, draws=5)
+        assert len(draws) == 5
+        assert all(layer_counts(d) == layer_counts(own) for d in draws), method
+        assert all(len(set(idx.tolist())) == len(idx) for d in draws for per_layer in d for idx in per_layer)
+        # seeded: the same draws again, and different draws from each other
+        again = method_draws(own, tiny_llama.num_neurons, seed=0, draws=5)
+        assert all(torch.equal(a, b) for d, e in zip(draws, again) for x, y in zip(d, e) for a, b in zip(x, y))
+        if sum(map(sum, layer_counts(own))):
+            assert any(not torch.equal(a, b) for a, b in zip(draws[0][0] + draws[0][1], draws[1][0] + draws[1][1]))
+    like = draws_like(neurons)
+    assert like["random"] == ["lape"] * 3 and like["lape"] == ["lape"] * 3
+    assert like["lap_budget"] == ["lap_budget"] * 3 and like["lap"] == ["lap"] * 3
+
+
+def valid_tokens(languages):
+    return {lang: token_file(n_seq=1, seq_len=24, remainder=0, seed=k) for k, lang in enumerate(languages)}
+
+
+def test_a_method_with_anothers_counts_reuses_its_draws(tiny_llama, monkeypatch):
+    """Evaluations are counted in the forward passes: random (LAPE's counts per layer) adds none,
+    lap_budget (LAPE's count per language, other layers) adds its own, and rows share batches."""
+    languages = ["aa", "bb", "cc"]
+    neurons = sets(d_ff=tiny_llama.num_neurons)
+    valid = valid_tokens(languages)
+    forward = {"rows": 0, "batches": 0}
+
+    def counting(lm, batch, **kw):
+        forward["rows"] += len(batch)
+        forward["batches"] += 1
+        return batch_nll(lm, batch, **kw)
+
+    monkeypatch.setattr("langneurons.perplexity.batch_nll", counting)
+
+    def evaluations(methods, draws=4):
+        forward.update(rows=0, batches=0)
+        sets_ = {m: method_draws(neurons[m], tiny_llama.num_neurons, 0, draws) for m in methods}
+        out = evaluate_draws(tiny_llama, valid, languages, sets_, batch_size=4)
+        return forward["rows"], out
+
+    alone, lape = evaluations(["lape"])
+    assert alone == 4 * 3 and forward["batches"] == 3  # 12 (draw, language) rows in batches of 4
+    shared, both = evaluations(["lape", "random"])
+    assert shared == alone  # random's draws are LAPE's: no extra evaluation
+    assert all(a is b for lang in languages for a, b in zip(both["lape"][lang], both["random"][lang]))
+    more, _ = evaluations(["lape", "random", "lap_budget"])
+    assert more == 2 * alone  # other layers: draws of its own
+    fewer, _ = evaluations(["lape", "random", "lap"], draws=4)
+    assert fewer == alone + 4 * 2  # lap has no neurons for cc: nothing drawn, nothing evaluated
+    # the results do not depend on what else shares the batches (to float rounding)
+    for lang in languages:
+        for a, b in zip(lape["lape"][lang], both["random"][lang]):
+            assert a.blocks.numpy() == pytest.approx(b.blocks.numpy(), rel=1e-5)
+
+
+def test_method_null_tests_a_neuron_file_against_its_own_null(tiny_llama):
+    """The library entry point: one set, its own draws, a 'no neurons' row, and the same table on a rerun."""
+    languages = ["aa", "bb", "cc"]
+    neurons = sets(d_ff=tiny_llama.num_neurons)["lap"]  # none for cc
+    valid = valid_tokens(languages)
+    table = method_null(tiny_llama, neurons, valid, languages, draws=3, seed=0, batch_size=4, block=8)
+    assert list(table["deactivated"]) == languages and set(table["method"]) == {"neurons"}
+    assert (table["neurons"] == table["neurons_null"]).all() and list(table["neurons"]) == [59, 36, 0]
+    tested = table[table["note"] != NO_NEURONS]
+    assert list(tested["deactivated"]) == ["aa", "bb"] and (tested["draws"] == 3).all()
+    assert tested["p_value"].between(0.25, 1).all() and (tested["min_p"] == 0.25).all()
+    assert (tested["own_increase"] > 0).all()
+    cc = table.set_index("deactivated").loc["cc"]
+    assert cc["note"] == NO_NEURONS and math.isnan(cc["p_value"]) and cc["own_increase"] == pytest.approx(0, abs=1e-6)
+    again = method_null(tiny_llama, neurons, valid, languages, draws=3, seed=0, batch_size=4, block=8)
+    assert again.to_csv(index=False) == table.to_csv(index=False)  # seeded: byte-identical reruns
 
 
 # ----------------------------------------------------------------------------- part statistics

@@ -51,11 +51,10 @@ rule perplexity_ci:
 
 
 rule perplexity_null:
-    """Own-language PPL increase of extra random draws: the null for every method's increase."""
+    """Own-language PPL increase of random draws with each method's count per language and layer: its own null."""
     input:
         model=model_json,
         valid=valid_tokens,
-        stats=language_stats,
         nll=expand(R.pattern("ppl_nll"), method=PPL_METHODS, allow_missing=True),
         neurons=ppl_neurons,
     output:
@@ -75,7 +74,7 @@ rule perplexity_null:
         model=model_cfg,
         methods=PPL_METHODS,
         languages=LANGS,
-        selection=config["selection"],
+        seed=config["selection"]["seed"],
         draws=NULL_DRAWS,
     script:
         "../scripts/perplexity_null.py"
