@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..errors import InputFileError
 from ..perplexity import relative_matrix
+from ..uncertainty import NULL_COLUMNS
 from .formatting import (
     by_method,
     cell,
@@ -24,20 +25,7 @@ from .reading import RERUN, Run
 SPECIFICITY = ("own_increase", "max_other_increase", "mean_other_increase", "own_is_largest", "ratio")
 
 
-NULL = (
-    "method",
-    "deactivated",
-    "own_increase",
-    "null_mean",
-    "null_max",
-    "z",
-    "p_value",
-    "min_p",
-    "beats_null",
-    "draws",
-    "neurons",
-    "draws_like",
-)
+NULL = tuple(c for c in NULL_COLUMNS if c not in ("null_sd", "neurons_null", "note"))  # the columns shown
 CI = ("deactivated", "evaluated", "relative", "lo", "hi")
 
 
