@@ -51,6 +51,7 @@ RESULT_PATTERNS = {
     "language_accuracy": "{model}/generation/{method}.language_accuracy.csv",
     "quality_ci": "{model}/generation/{method}.quality.ci.csv",
     "language_accuracy_ci": "{model}/generation/{method}.language_accuracy.ci.csv",
+    "confusion": "{model}/generation/{method}.confusion.csv",  # accuracy, LPR, WPR, LCPR with intervals
     # steering
     "steered": "{model}/steering/raw.jsonl",
     "steering_answers": "{model}/steering/answers.jsonl",
@@ -58,6 +59,7 @@ RESULT_PATTERNS = {
     "crosslingual": "{model}/steering/crosslingual.csv",
     "offtarget_ci": "{model}/steering/offtarget.ci.csv",
     "crosslingual_ci": "{model}/steering/crosslingual.ci.csv",
+    "steering_confusion": "{model}/steering/confusion.csv",
     # judging and the report
     "judge_cache": "judge_cache",
     "report": "report/index.html",

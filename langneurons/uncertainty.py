@@ -69,6 +69,13 @@ def mean(sample: np.ndarray) -> float:
     return float(sample.mean())
 
 
+def condition_order(records: list[dict], languages: list[str]) -> list[str]:
+    """The conditions of ``records`` in table order: normal, random, each language, then others as they appear."""
+    conditions = list(dict.fromkeys(r["condition"] for r in records))
+    order = [c for c in ["normal", "random", *languages] if c in conditions]
+    return order + [c for c in conditions if c not in order]
+
+
 def condition_ci_table(
     records: list[dict], languages: list[str], value: str, n_boot: int, seed: int, confidence: float
 ) -> pd.DataFrame:
@@ -87,11 +94,8 @@ def condition_ci_table(
         v = r.get(value)
         if v is not None and not (isinstance(v, float) and np.isnan(v)):
             groups.setdefault((r["condition"], r["language"]), []).append(float(v))
-    conditions = list(dict.fromkeys(r["condition"] for r in records))
-    order = [c for c in ["normal", "random", *languages] if c in conditions]
-    order += [c for c in conditions if c not in order]
     rows = []
-    for condition in order:
+    for condition in condition_order(records, languages):
         for language in languages:
             if (condition, language) not in groups:
                 continue
