@@ -40,8 +40,6 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-import pandas as pd
-
 from .langid import identify
 
 #: Lines and sentences shorter than this (in words; a Chinese or Japanese character is a word) are
@@ -123,6 +121,21 @@ def words(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, 
     return found
 
 
+def has_words(text: str, n: int) -> bool:
+    """Whether ``text`` holds at least ``n`` words (as ``words`` counts them), reading no further than needed."""
+    count, i, end = 0, 0, len(text)
+    while i < end and count < n:
+        script = script_of(text[i])
+        i += 1
+        if script is None:
+            continue
+        count += 1
+        if script not in UNSPACED:
+            while i < end and (script_of(text[i]) == script or unicodedata.category(text[i]).startswith("M")):
+                i += 1
+    return count >= n
+
+
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and text[start].isspace():
         start += 1
@@ -198,7 +211,7 @@ def analyse(text: str, expected: str, languages: Sequence[str]) -> dict:
             "expected_share": None,
         }
     language = identify(text, languages)
-    judged = [(s, e) for s, e in lines if len(words(text, s, e)) >= MIN_WORDS] or [(lines[0][0], lines[-1][1])]
+    judged = [(s, e) for s, e in lines if has_words(text[s:e], MIN_WORDS)] or [(lines[0][0], lines[-1][1])]
     line_languages = [identify(text[s:e], languages) for s, e in judged]
     spans = []
     for (start, end), found in zip(judged, line_languages):
@@ -209,7 +222,7 @@ def analyse(text: str, expected: str, languages: Sequence[str]) -> dict:
         if len(parts) < 2:  # one sentence: the line's verdict is the sentence's
             continue
         for s, e in parts:
-            if len(words(text, s, e)) >= MIN_WORDS and (sentence := identify(text[s:e], languages)) != expected:
+            if has_words(text[s:e], MIN_WORDS) and (sentence := identify(text[s:e], languages)) != expected:
                 spans.append((s, e, sentence or UNDETERMINED))
     own = SCRIPTS.get(expected)
     foreign_words = (
@@ -281,6 +294,8 @@ def confusion_table(records: list[dict], languages: list[str], n_boot: int, seed
     metrics resample the same questions; WPR has rows only where it is defined. LCPR is the
     harmonic mean of each replicate's LPR and WPR.
     """
+    import pandas as pd
+
     from .uncertainty import bootstrap_ci, condition_ci_table, condition_order
 
     frames = []

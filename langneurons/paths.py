@@ -15,6 +15,8 @@ RESULT_PATTERNS = {
     # corpus and tokens
     "corpus": "corpus/{lang}.{split}.jsonl",
     "wikipedia_corpus": "{model}/corpus/{lang}.{split}.jsonl",  # Wikipedia: budgets in the model's tokens
+    "corpus_check": "corpus/{lang}.language_check.json",  # paragraphs identified: kept, dropped, examples
+    "wikipedia_corpus_check": "{model}/corpus/{lang}.language_check.json",
     "questions": "questions/{lang}.jsonl",
     "instructions": "instructions/{lang}.jsonl",
     "tokens": "{model}/tokens/{lang}.{split}.pt",

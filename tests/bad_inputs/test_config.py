@@ -204,7 +204,14 @@ CASES = [
         "judge.prompt",
     ),
     ("empty-stop-string", lambda c, t: at(c, "generation").update(stop=["\nQ:", ""]), "generation.stop"),
+    ("language-unknown-to-lingua", lambda c, t: unknown_language(c, t), "languages"),
 ]
+
+
+def unknown_language(cfg, tmp):
+    """Languages from files, one of them unknown to lingua (xx); the judge off (it needs bundled passages)."""
+    other_languages(cfg, tmp, ("de", "xx"))
+    at(cfg, "judge").update(backend="none")
 
 
 def bad_config(change, tmp_path):
@@ -253,7 +260,28 @@ def test_stage_settings_are_checked_only_when_the_stage_runs(tmp_path):
     validate_config(cfg, SCHEMA)
 
 
-SNAKEMAKE_CASES = ["crosslingual-unknown", "openai-no-model", "hf-no-path", "imported-no-path", "valid-topics-all"]
+def test_an_unknown_language_is_refused_wherever_languages_are_identified(tmp_path):
+    cfg = bad_config(unknown_language, tmp_path)
+    with pytest.raises(ConfigError) as err:
+        validate_config(copy.deepcopy(cfg), SCHEMA)
+    (line,) = [line for line in str(err.value).splitlines() if line.startswith("Config error: languages:")]
+    assert "does not know xx" in line and "generation and steering" in line and "corpus.language_filter" in line
+    assert "de, el, en, eo, es" in line  # the supported codes are named
+    cfg["generation"]["methods"], cfg["steering"]["method"] = [], None  # no answers: the corpus check still uses it
+    with pytest.raises(ConfigError, match=r"languages: language identification \(lingua\), which the corpus check"):
+        validate_config(copy.deepcopy(cfg), SCHEMA)
+    cfg["corpus"]["language_filter"] = False  # nothing identifies languages: a language lingua lacks is fine
+    validate_config(cfg, SCHEMA)
+
+
+SNAKEMAKE_CASES = [
+    "crosslingual-unknown",
+    "openai-no-model",
+    "hf-no-path",
+    "imported-no-path",
+    "valid-topics-all",
+    "language-unknown-to-lingua",
+]
 
 
 def run_snakemake(change, tmp_path, *args):

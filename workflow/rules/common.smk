@@ -219,7 +219,15 @@ def report_inputs(wildcards):
         all_targets()
         + expand(R.pattern("tokens"), model=MODELS, lang=LANGS, split=SPLITS)
         + expand(R.pattern("stats"), model=MODELS, lang=LANGS)
+        + corpus_checks()
     )
+
+
+def corpus_checks():
+    """The language check of every language's corpus (per model for Wikipedia)."""
+    if config["corpus"]["source"] == "wikipedia":
+        return expand(R.pattern("wikipedia_corpus_check"), model=MODELS, lang=LANGS)
+    return expand(R.pattern("corpus_check"), lang=LANGS)
 
 
 def all_targets():
