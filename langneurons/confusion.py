@@ -24,7 +24,7 @@ this and left out: on the bundled corpus (clean text in each language) it found 
 spans in 242 of 560 passages, some of 9 words ("en la ..." as Indonesian inside Spanish), while
 lingua on whole sentences of at least 5 words misjudged none of 4,128.
 
-Rates over answers (``rates``, and ``confusion_table`` with bootstrap intervals over questions):
+Rates over answers (``rates``; ``uncertainty.confusion_ci_table`` with bootstrap intervals over questions):
 LPR and WPR are the shares of answers that pass; LCPR is their harmonic mean, and equals LPR
 where WPR is undefined (Latin-script languages). Bad input gives defined values, never an error:
 an answer with no letters (empty, digits, blank lines) passes no level and has no expected share;
@@ -272,58 +272,8 @@ def rates(results: Sequence[dict]) -> dict[str, float]:
     return {"n": len(results), "accuracy": accuracy, "lpr": lpr, "wpr": wpr, "lcpr": lcpr(lpr, wpr)}
 
 
-#: metric -> the answer record's field (``langneurons.evaluation.annotate_languages`` sets them)
+#: metric -> the answer record's field (``langneurons.evaluation.annotate_languages`` sets them); LCPR is
+#: computed from LPR and WPR (``uncertainty.confusion_ci_table`` gives all four with bootstrap intervals)
 METRIC_FIELDS = {"accuracy": "in_expected_language", "lpr": "line_pass", "wpr": "word_pass"}
 METRICS = (*METRIC_FIELDS, "lcpr")
 TABLE_COLUMNS = ["metric", "condition", "language", "expected", "mean", "lo", "hi", "n"]
-
-
-def _lcpr_of(sample) -> float:
-    """LCPR of paired rows (line pass, word pass; the line pass again where the word level is undefined)."""
-    return harmonic_mean(float(sample[:, 0].mean()), float(sample[:, 1].mean()))
-
-
-def confusion_table(records: list[dict], languages: list[str], n_boot: int, seed: int, confidence: float):
-    """Accuracy, LPR, WPR and LCPR per condition and question language, with bootstrap intervals over questions.
-
-    ``records``: answer records annotated by ``evaluation.annotate_languages`` (``expected_language``,
-    ``in_expected_language``, ``line_pass``, ``word_pass``). Long format
-    (``TABLE_COLUMNS``): metric, condition, language (of the question), expected (the language
-    the answers should be in: the steering target, else the question's), mean, lo, hi, n. The
-    intervals are ``uncertainty.condition_ci_table``'s, with the same seed, so a cell's four
-    metrics resample the same questions; WPR has rows only where it is defined. LCPR is the
-    harmonic mean of each replicate's LPR and WPR.
-    """
-    import pandas as pd
-
-    from .uncertainty import bootstrap_ci, condition_ci_table, condition_order
-
-    frames = []
-    for metric, field in METRIC_FIELDS.items():
-        frame = condition_ci_table(records, languages, field, n_boot, seed, confidence)
-        frames.append(frame.rename(columns={field: "mean"}).assign(metric=metric))
-    pairs: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for r in records:
-        if r.get("line_pass") is not None:
-            word = r.get("word_pass")
-            pairs.setdefault((r["condition"], r["language"]), []).append(
-                (float(r["line_pass"]), float(r["line_pass"] if word is None else word))
-            )
-    rows = []
-    for condition in condition_order(records, languages):
-        for language in languages:
-            if (condition, language) in pairs:
-                sample = pairs[condition, language]
-                estimate, lo, hi = bootstrap_ci(sample, _lcpr_of, n_boot, seed, confidence)
-                rows.append(
-                    {"metric": "lcpr", "condition": condition, "language": language}
-                    | {"mean": estimate, "lo": lo, "hi": hi, "n": len(sample)}
-                )
-    frames.append(pd.DataFrame(rows, columns=["metric", "condition", "language", "mean", "lo", "hi", "n"]))
-    frames = [f for f in frames if not f.empty]
-    if not frames:
-        return pd.DataFrame(columns=TABLE_COLUMNS)
-    table = pd.concat(frames, ignore_index=True)
-    expected = {(r["condition"], r["language"]): r.get("expected_language") for r in records}
-    table["expected"] = [expected[c, q] for c, q in zip(table["condition"], table["language"])]
-    return table[TABLE_COLUMNS]

@@ -189,7 +189,9 @@ class LanguageCheck:
     reliably, and the user's text files already hold one paragraph per document. A paragraph of
     fewer than ``confusion.MIN_WORDS`` words (a heading) is not judged alone and stays with its
     document, unless every judged paragraph of the document goes; a document with no paragraph that
-    long is judged whole. Identification runs in batches through lingua's parallel detection.
+    long is judged whole, and one with fewer words in all (or no letters) is kept unjudged: lingua
+    cannot tell a language from so little. Identification runs in batches through lingua's
+    parallel detection.
 
     ``filter(documents)`` yields the kept text of each document (unchanged where nothing is
     dropped) and records what it found; ``count_tokens`` notes the tokens of the kept documents the
@@ -219,7 +221,7 @@ class LanguageCheck:
 
     def _check(self, docs: list[str]) -> Iterator[str]:
         from .confusion import MIN_WORDS, has_words
-        from .langid import has_letters, identify_many
+        from .langid import identify_many
 
         if self.mode == "off":
             for doc in docs:
@@ -230,9 +232,9 @@ class LanguageCheck:
         for doc in docs:
             paragraphs = PARAGRAPH_BREAK.split(doc)
             judged = [has_words(p, MIN_WORDS) for p in paragraphs]
-            if not any(judged) and has_letters(doc):  # short paragraphs only: the document is judged whole
+            if not any(judged) and has_words(doc, MIN_WORDS):  # short paragraphs only: the document is judged whole
                 paragraphs, judged = [doc], [True]
-            units.append((paragraphs, judged))  # (a document with no letters is not judged: it is in no language)
+            units.append((paragraphs, judged))  # (fewer words in all: too short to tell, kept unjudged)
         found = iter(identify_many([p for ps, js in units for p, j in zip(ps, js) if j], self.languages))
         for doc, (paragraphs, judged) in zip(docs, units):
             languages = [next(found) if j else self.lang for j in judged]  # a short paragraph goes with its document

@@ -17,7 +17,7 @@ from collections import Counter
 
 import pandas as pd
 
-from .confusion import TABLE_COLUMNS, confusion_table
+from .confusion import TABLE_COLUMNS
 from .errors import ConfigError, JudgeError
 from .evaluation import annotate_languages, condition_table, crosslingual_table, expected_language, offtarget_table
 from .judge import CachedJudge, JudgeItem
@@ -127,8 +127,10 @@ def generation_tables(records: list[dict], languages: list[str], uncertainty: di
 
 
 def confusion_intervals(records: list[dict], languages: list[str], uncertainty: dict) -> pd.DataFrame:
-    """``confusion.confusion_table`` with the run's bootstrap settings."""
-    return confusion_table(
+    """``uncertainty.confusion_ci_table`` with the run's bootstrap settings."""
+    from .uncertainty import confusion_ci_table
+
+    return confusion_ci_table(
         records, languages, uncertainty["bootstrap_samples"], uncertainty["seed"], uncertainty["confidence"]
     )
 

@@ -4,8 +4,9 @@ import math
 
 import pytest
 
-from langneurons.confusion import analyse, confusion_table, lcpr, rates, script_of, words
+from langneurons.confusion import analyse, lcpr, rates, script_of, words
 from langneurons.evaluation import annotate_languages
+from langneurons.uncertainty import confusion_ci_table
 
 LANGS = ["en", "zh", "fr", "es", "vi", "id", "ja"]
 
@@ -176,7 +177,7 @@ def test_annotated_records_and_their_table():
     annotate_languages(records, LANGS)
     assert all(r["in_expected_language"] for r in records)  # every answer passes the answer level
     assert records[2]["line_pass"] is (records[2]["question_id"] % 2 == 0)
-    table = confusion_table(records, ["zh", "fr"], n_boot=200, seed=0, confidence=0.95)
+    table = confusion_ci_table(records, ["zh", "fr"], n_boot=200, seed=0, confidence=0.95)
     cell = table.set_index(["metric", "condition", "language"])
     assert cell.loc[("accuracy", "zh", "zh"), "mean"] == 1.0
     assert cell.loc[("lpr", "zh", "zh"), "mean"] == 0.5 and cell.loc[("wpr", "zh", "zh"), "mean"] == 0.0
