@@ -124,6 +124,7 @@ def _problems(cfg: dict, schema: dict) -> Iterator[str]:
     yield from _null_draws_problems(cfg)
     yield from _corpus_problems(cfg["corpus"], cfg["languages"])
     yield from _bundled_problems(cfg)
+    yield from _language_id_problems(cfg)
     if _generates(cfg):
         mvicuna_url = schema["properties"]["questions"]["properties"]["url"]["default"]
         yield from _generation_problems(cfg, mvicuna_url)
@@ -370,6 +371,26 @@ def _bundled_problems(cfg: dict) -> Iterator[str]:
             )
 
 
+def _language_id_problems(cfg: dict) -> Iterator[str]:
+    """Every language must be one lingua knows wherever languages are identified: the corpus check
+    (unless corpus.language_filter is false) and the answers of generation and steering."""
+    users = (["the corpus check (corpus.language_filter)"] if cfg["corpus"]["language_filter"] is not False else []) + (
+        ["generation and steering"] if _generates(cfg) else []
+    )
+    if not users:
+        return
+    from lingua import Language  # here, not at module level: the gate stays light when nothing is identified
+
+    supported = sorted(lang.iso_code_639_1.name.lower() for lang in Language.all())
+    unknown = [lang for lang in cfg["languages"] if lang not in supported]
+    if unknown:
+        yield (
+            f"languages: language identification (lingua), which {' and '.join(users)} use, does not know "
+            f"{_names(unknown)}; it knows the ISO 639-1 codes {_names(supported)}. Drop those languages, or set "
+            "corpus.language_filter: false and skip generation and steering (generation.methods: [], steering.method: null)"
+        )
+
+
 def _generation_problems(cfg: dict, mvicuna_url: str) -> Iterator[str]:
     """Settings read only when the generation or steering stage runs."""
     languages, gen = cfg["languages"], cfg["generation"]
@@ -402,15 +423,6 @@ def _generation_problems(cfg: dict, mvicuna_url: str) -> Iterator[str]:
         yield (
             f"steering.crosslingual_languages: {unknown} not in languages {languages}; "
             "list only configured languages or add them to languages"
-        )
-
-    from lingua import IsoCode639_1
-
-    unknown = [lang for lang in languages if not hasattr(IsoCode639_1, lang.upper())]
-    if unknown:
-        yield (
-            f"languages: language identification (lingua, ISO 639-1) does not know {_names(unknown)}; "
-            "drop them or skip generation and steering (generation.methods: [], steering.method: null)"
         )
 
     judge = cfg["judge"]

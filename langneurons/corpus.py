@@ -13,6 +13,9 @@ Two stages with a file between them:
      gets exactly the budget. Valid documents come first, train documents after,
      so the splits never share a document.
    - ``files``: the user's text (blank-line separated documents) or JSONL files.
+   Every source's documents pass ``LanguageCheck`` on the way: each paragraph is identified
+   (lingua, restricted to the configured languages) and, where ``corpus.language_filter`` says
+   so, a paragraph in another language is dropped before the budget is counted.
 2. ``pack_tokens``: per model, tokenize the documents (streamed, in batches) and
    pack them into sequences of ``seq_len`` tokens (each starting with BOS where
    the model uses one) until the split's token budget is reached.
@@ -26,6 +29,8 @@ from __future__ import annotations
 
 import logging
 import random
+import re
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -83,12 +88,20 @@ def take_tokens(tokenized: Iterator[tuple[str, list[int]]], need: int, per_docum
         yield text
 
 
-def wikipedia_splits(cfg: dict, lang: str, tokenizer, seq_len: int) -> Iterator[tuple[str, Iterator[str]]]:
-    """(split, documents) for valid, then train: the documents that fill each token budget for this tokenizer."""
+def wikipedia_splits(
+    cfg: dict, lang: str, tokenizer, seq_len: int, check: LanguageCheck | None = None
+) -> Iterator[tuple[str, Iterator[str]]]:
+    """(split, documents) for valid, then train: the documents that fill each token budget for this tokenizer.
+
+    ``check`` filters the documents before they are tokenized, so the budgets count only kept text.
+    """
     wiki = cfg["wikipedia"]
     prefix, sep = packing_ids(tokenizer)
     texts = wikipedia_stream(lang, wiki["dataset"], wiki["snapshot"], wiki["seed"])
-    tokenized = tokenize_documents(texts, tokenizer)
+    kept = check.filter(texts) if check else texts
+    tokenized = tokenize_documents(kept, tokenizer)
+    if check:
+        tokenized = check.count_tokens(tokenized)
     try:
         for split in SPLITS:
             need = body_tokens(cfg[f"{split}_tokens"], seq_len, len(prefix))
@@ -129,19 +142,183 @@ def documents(cfg: dict, lang: str, split: str) -> list[str]:
 
 
 def corpus_splits(
-    cfg: dict, lang: str, tokenizer=None, seq_len: int | None = None
+    cfg: dict, lang: str, tokenizer=None, seq_len: int | None = None, check: LanguageCheck | None = None
 ) -> Iterator[tuple[str, Iterable[str]]]:
     """(split, documents) for valid, then train, as the corpus config says.
 
     Wikipedia needs the model's ``tokenizer`` and ``seq_len`` (its budgets are
     in that model's tokens), and each split's documents must be consumed before
-    the next split is asked for.
+    the next split is asked for. ``check`` (a ``LanguageCheck``) identifies the
+    paragraphs and drops those not in ``lang`` where it is set to.
     """
     if cfg["source"] == "wikipedia":
-        yield from wikipedia_splits(cfg, lang, tokenizer, seq_len)
+        yield from wikipedia_splits(cfg, lang, tokenizer, seq_len, check)
     else:
         for split in SPLITS:
-            yield split, documents(cfg, lang, split)
+            docs = documents(cfg, lang, split)
+            yield split, check.filter(docs) if check else docs
+
+
+# --------------------------------------------------------------------------- language check
+#: A paragraph ends at a blank line (a line holding only spaces counts as blank).
+PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+LANGUAGE_CHECK_MODES = ("drop", "measure", "off")
+
+
+def language_check_mode(cfg: dict) -> str:
+    """What ``corpus.language_filter`` asks: ``drop`` (identify paragraphs, drop those in another
+    language), ``measure`` (identify and count, drop nothing) or ``off``.
+
+    The default (null) drops for Wikipedia and the user's files and measures the bundled corpus,
+    which was written in its languages: a bundled paragraph that lingua puts elsewhere would be
+    lingua's mistake, and dropping it would change the default run's corpus with lingua's version.
+    """
+    setting = cfg.get("language_filter")
+    if setting is None:
+        return "measure" if cfg["source"] == "bundled" else "drop"
+    return "drop" if setting else "off"
+
+
+class LanguageCheck:
+    """The paragraphs of one language's documents identified, and those in another language dropped.
+
+    The unit is the paragraph (text between blank lines), not the document: another language in a
+    Wikipedia article is a quotation, a title, a section (the authors' repository was asked whether
+    English passages in other Wikipedias bias the neurons); dropping the whole article would lose
+    its text in the language, keeping it would count the English. Lines are too short to identify
+    reliably, and the user's text files already hold one paragraph per document. A paragraph of
+    fewer than ``confusion.MIN_WORDS`` words (a heading) is not judged alone and stays with its
+    document, unless every judged paragraph of the document goes; a document with no paragraph that
+    long is judged whole, and one with fewer words in all (or no letters) is kept unjudged: lingua
+    cannot tell a language from so little. Identification runs in batches through lingua's
+    parallel detection.
+
+    ``filter(documents)`` yields the kept text of each document (unchanged where nothing is
+    dropped) and records what it found; ``count_tokens`` notes the tokens of the kept documents the
+    Wikipedia source takes; ``close_split`` books the documents written to a split, and ``summary``
+    returns the counts per split with a few dropped examples (JSON-able).
+    """
+
+    def __init__(self, lang: str, languages: list[str], mode: str, tokenizer=None, examples: int = 5, batch: int = 64):
+        if mode not in LANGUAGE_CHECK_MODES:
+            raise ValueError(f"language check mode {mode!r} is not one of {LANGUAGE_CHECK_MODES}")
+        self.lang, self.languages, self.mode = lang, list(languages), mode
+        self.tokenizer, self.max_examples, self.batch = tokenizer, examples, batch
+        self.pending: deque[dict] = deque()  # per document, in order, until a split books it
+        self.splits: dict[str, dict] = {}
+        self.examples: list[dict] = []
+        self._tokens: deque[dict] = deque()  # kept documents waiting for their token count (Wikipedia)
+
+    def filter(self, docs: Iterable[str]) -> Iterator[str]:
+        chunk: list[str] = []
+        for doc in docs:
+            chunk.append(doc)
+            if len(chunk) >= self.batch:
+                yield from self._check(chunk)
+                chunk = []
+        if chunk:
+            yield from self._check(chunk)
+
+    def _check(self, docs: list[str]) -> Iterator[str]:
+        from .confusion import MIN_WORDS, has_words
+        from .langid import identify_many
+
+        if self.mode == "off":
+            for doc in docs:
+                self._book(doc, doc, [], 0)
+                yield doc
+            return
+        units = []  # per document: its units (paragraphs, or the whole document) and whether each is judged
+        for doc in docs:
+            paragraphs = PARAGRAPH_BREAK.split(doc)
+            judged = [has_words(p, MIN_WORDS) for p in paragraphs]
+            if not any(judged) and has_words(doc, MIN_WORDS):  # short paragraphs only: the document is judged whole
+                paragraphs, judged = [doc], [True]
+            units.append((paragraphs, judged))  # (fewer words in all: too short to tell, kept unjudged)
+        found = iter(identify_many([p for ps, js in units for p, j in zip(ps, js) if j], self.languages))
+        for doc, (paragraphs, judged) in zip(docs, units):
+            languages = [next(found) if j else self.lang for j in judged]  # a short paragraph goes with its document
+            foreign = [(p, lang) for p, lang in zip(paragraphs, languages) if lang != self.lang]
+            kept: str | None = doc
+            if self.mode == "drop" and foreign:
+                keep = [p for p, lang in zip(paragraphs, languages) if lang == self.lang]
+                in_language = any(j and lang == self.lang for j, lang in zip(judged, languages))
+                kept = "\n\n".join(keep) if in_language else None
+            self._book(doc, kept, foreign, sum(judged))
+            if kept is not None:
+                yield kept
+
+    def _book(self, doc: str, kept: str | None, foreign: list[tuple[str, str | None]], judged: int) -> None:
+        """Record one document's outcome (``kept``: its text after the check, None when dropped whole)."""
+        dropped = self.mode == "drop"
+        outcome = {
+            "kept": kept is not None,
+            "trimmed": kept is not None and kept != doc,
+            "paragraphs": judged,
+            "paragraphs_other": len(foreign),
+            "chars": len(doc),
+            "chars_kept": len(kept or ""),
+            "chars_other": sum(len(p) for p, _ in foreign),
+            "tokens_kept": None,
+            "tokens_dropped": None,
+            "other_languages": Counter(found or "und" for _, found in foreign),
+        }
+        if dropped and self.tokenizer is not None and foreign:
+            removed = [p for p, _ in foreign] if kept is not None else [doc]
+            outcome["tokens_dropped"] = sum(map(len, self.tokenizer(removed, add_special_tokens=False).input_ids))
+        elif self.tokenizer is not None:
+            outcome["tokens_dropped"] = 0
+        for paragraph, found in foreign[: max(0, self.max_examples - len(self.examples))]:
+            self.examples.append({"language": found or "und", "dropped": dropped, "text": paragraph[:300]})
+        self.pending.append(outcome)
+        if kept is not None:
+            self._tokens.append(outcome)
+
+    def count_tokens(self, tokenized: Iterator[tuple[str, list[int]]]) -> Iterator[tuple[str, list[int]]]:
+        """Pass (document, token ids) through, noting each kept document's token count (in order)."""
+        for text, ids in tokenized:
+            self._tokens.popleft()["tokens_kept"] = len(ids)
+            yield text, ids
+
+    def close_split(self, split: str, written: int | None = None) -> dict:
+        """Book the next ``written`` kept documents (and the dropped ones among them) to ``split``; None: all."""
+        row = {
+            "documents": 0,
+            "documents_kept": 0,
+            "documents_trimmed": 0,
+            "paragraphs": 0,
+            "paragraphs_other": 0,
+            "chars": 0,
+            "chars_kept": 0,
+            "chars_other": 0,
+            "tokens_kept": None,
+            "tokens_dropped": None,
+        }
+        other: Counter = Counter()
+        while self.pending and (written is None or row["documents_kept"] < written):
+            outcome = self.pending.popleft()
+            row["documents"] += 1
+            row["documents_kept"] += outcome["kept"]
+            row["documents_trimmed"] += outcome["trimmed"]
+            for key in ("paragraphs", "paragraphs_other", "chars", "chars_kept", "chars_other"):
+                row[key] += outcome[key]
+            for key in ("tokens_kept", "tokens_dropped"):
+                if outcome[key] is not None:
+                    row[key] = (row[key] or 0) + outcome[key]
+            other.update(outcome["other_languages"])
+        row["chars_dropped"] = row["chars"] - row["chars_kept"]
+        row["other_languages"] = dict(other.most_common())
+        self.splits[split] = row
+        return row
+
+    def summary(self) -> dict:
+        return {
+            "language": self.lang,
+            "mode": self.mode,
+            "unit": "paragraph",
+            "splits": self.splits,
+            "examples": self.examples,
+        }
 
 
 def write_documents(docs: Iterable[str], out_path: str | Path, progress: bool = True) -> int:

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .langid import identify
+from .confusion import analyse
+
+#: The fields ``annotate_languages`` copies from ``confusion.analyse`` into every answer record.
+CONFUSION_FIELDS = (
+    "lines",
+    "lines_expected",
+    "line_languages",
+    "line_pass",
+    "word_pass",
+    "expected_share",
+    "other_languages",
+    "other_scripts",
+    "foreign_spans",
+)
 
 
 def expected_language(record: dict) -> str:
@@ -16,11 +29,21 @@ def expected_language(record: dict) -> str:
 
 
 def annotate_languages(records: list[dict], languages: list[str]) -> None:
-    """Add the expected language, the detected language and whether they agree to every record."""
+    """Add to every record the expected language, the detected language and whether they agree (answer level),
+    and the line and word levels of ``confusion.analyse`` (``CONFUSION_FIELDS``).
+
+    Records that share their answer and expected language (the shuffled control's copies) are analysed once.
+    """
+    done: dict[tuple[str, str], dict] = {}
     for r in records:
         r["expected_language"] = expected_language(r)
-        r["lang_detected"] = identify(r["answer"], languages)
-        r["in_expected_language"] = r["lang_detected"] == r["expected_language"]
+        key = (r["answer"], r["expected_language"])
+        if key not in done:
+            done[key] = analyse(r["answer"], r["expected_language"], languages)
+        found = done[key]
+        r["lang_detected"] = found["language"]
+        r["in_expected_language"] = found["answer_pass"]
+        r.update({field: found[field] for field in CONFUSION_FIELDS})
 
 
 def condition_table(records: list[dict], languages: list[str], value: str) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from collections import Counter
 
 import pandas as pd
 
+from .confusion import TABLE_COLUMNS
 from .errors import ConfigError, JudgeError
 from .evaluation import annotate_languages, condition_table, crosslingual_table, expected_language, offtarget_table
 from .judge import CachedJudge, JudgeItem
@@ -114,13 +115,24 @@ def control_table(records: list[dict], control: list[dict], languages: list[str]
 
 
 def generation_tables(records: list[dict], languages: list[str], uncertainty: dict) -> dict[str, pd.DataFrame]:
-    """Mean quality and language accuracy per condition (rows) and question language (columns), with intervals."""
+    """Mean quality and language accuracy per condition (rows) and question language (columns), with intervals;
+    the language confusion table (accuracy, LPR, WPR, LCPR per condition and language, with intervals)."""
     return {
         "quality": condition_table(records, languages, "score"),
         "accuracy": condition_table(records, languages, "in_expected_language"),
         "quality_ci": interval_table(records, languages, ["score"], uncertainty),
         "accuracy_ci": interval_table(records, languages, ["in_expected_language"], uncertainty),
+        "confusion": confusion_intervals(records, languages, uncertainty),
     }
+
+
+def confusion_intervals(records: list[dict], languages: list[str], uncertainty: dict) -> pd.DataFrame:
+    """``uncertainty.confusion_ci_table`` with the run's bootstrap settings."""
+    from .uncertainty import confusion_ci_table
+
+    return confusion_ci_table(
+        records, languages, uncertainty["bootstrap_samples"], uncertainty["seed"], uncertainty["confidence"]
+    )
 
 
 METRICS = {"score": "quality", "in_expected_language": "language accuracy"}
@@ -165,13 +177,22 @@ def offtarget_baseline(steered: list[dict], generated: dict[str, list[dict]]) ->
 def steering_tables(
     steered: list[dict], generated: dict[str, list[dict]], languages: list[str], uncertainty: dict
 ) -> dict[str, pd.DataFrame]:
-    """The off-target table (per language, normal vs steered), the cross-lingual table (per pair), their intervals."""
+    """The off-target table (per language, normal vs steered), the cross-lingual table (per pair), their intervals;
+    the language confusion table of both kinds (``kind``; per condition, question language and expected language:
+    the target language for cross-lingual steering)."""
     baseline = offtarget_baseline(steered, generated)
     steered_offtarget = [r for r in steered if r["kind"] == "offtarget" and r["condition"] == "steered"]
     crosslingual = [r for r in steered if r["kind"] == "crosslingual"]
+    parts = [
+        confusion_intervals(records, languages, uncertainty).assign(kind=kind)
+        for kind, records in (("offtarget", baseline + steered_offtarget), ("crosslingual", crosslingual))
+    ]
+    parts = [part for part in parts if not part.empty]
+    confusion = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["kind", *TABLE_COLUMNS])
     return {
         "offtarget": offtarget_table(baseline, steered_offtarget, languages),
         "crosslingual": crosslingual_table(crosslingual),
         "offtarget_ci": interval_table(baseline + steered_offtarget, languages, list(METRICS), uncertainty),
         "crosslingual_ci": interval_table(crosslingual, languages, list(METRICS), uncertainty),
+        "confusion": confusion[["kind", *TABLE_COLUMNS]],
     }

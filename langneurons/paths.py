@@ -15,6 +15,8 @@ RESULT_PATTERNS = {
     # corpus and tokens
     "corpus": "corpus/{lang}.{split}.jsonl",
     "wikipedia_corpus": "{model}/corpus/{lang}.{split}.jsonl",  # Wikipedia: budgets in the model's tokens
+    "corpus_check": "corpus/{lang}.language_check.json",  # paragraphs identified: kept, dropped, examples
+    "wikipedia_corpus_check": "{model}/corpus/{lang}.language_check.json",
     "questions": "questions/{lang}.jsonl",
     "instructions": "instructions/{lang}.jsonl",
     "tokens": "{model}/tokens/{lang}.{split}.pt",
@@ -51,6 +53,7 @@ RESULT_PATTERNS = {
     "language_accuracy": "{model}/generation/{method}.language_accuracy.csv",
     "quality_ci": "{model}/generation/{method}.quality.ci.csv",
     "language_accuracy_ci": "{model}/generation/{method}.language_accuracy.ci.csv",
+    "confusion": "{model}/generation/{method}.confusion.csv",  # accuracy, LPR, WPR, LCPR with intervals
     # steering
     "steered": "{model}/steering/raw.jsonl",
     "steering_answers": "{model}/steering/answers.jsonl",
@@ -58,6 +61,7 @@ RESULT_PATTERNS = {
     "crosslingual": "{model}/steering/crosslingual.csv",
     "offtarget_ci": "{model}/steering/offtarget.ci.csv",
     "crosslingual_ci": "{model}/steering/crosslingual.ci.csv",
+    "steering_confusion": "{model}/steering/confusion.csv",
     # judging and the report
     "judge_cache": "judge_cache",
     "report": "report/index.html",

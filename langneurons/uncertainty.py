@@ -6,7 +6,8 @@ Three questions the paper's single numbers leave open:
   with replacement and reports the percentile interval of a statistic;
   ``ppl_ci_table`` does so for the relative perplexity changes,
   ``condition_ci_table`` for per-question generation values (language
-  accuracy, judge score).
+  accuracy, judge score), ``confusion_ci_table`` for the language confusion
+  rates (LPR, WPR and their harmonic mean LCPR).
 - **The random null.** Per method, random neuron sets with that method's
   count per language and layer (derived seeds) give the own-language
   perplexity increase that deactivating as many random neurons in the same
@@ -30,6 +31,7 @@ import pandas as pd
 import torch
 
 from .activations import merge_stats, nearest, stack_stats
+from .confusion import METRIC_FIELDS, TABLE_COLUMNS, harmonic_mean
 from .errors import InputFileError
 from .hooks import deactivation_plan
 from .io import load_torch
@@ -74,6 +76,13 @@ def mean(sample: np.ndarray) -> float:
     return float(sample.mean())
 
 
+def condition_order(records: list[dict], languages: list[str]) -> list[str]:
+    """The conditions of ``records`` in table order: normal, random, each language, then others as they appear."""
+    conditions = list(dict.fromkeys(r["condition"] for r in records))
+    order = [c for c in ["normal", "random", *languages] if c in conditions]
+    return order + [c for c in conditions if c not in order]
+
+
 def condition_ci_table(
     records: list[dict], languages: list[str], value: str, n_boot: int, seed: int, confidence: float
 ) -> pd.DataFrame:
@@ -92,11 +101,8 @@ def condition_ci_table(
         v = r.get(value)
         if v is not None and not (isinstance(v, float) and np.isnan(v)):
             groups.setdefault((r["condition"], r["language"]), []).append(float(v))
-    conditions = list(dict.fromkeys(r["condition"] for r in records))
-    order = [c for c in ["normal", "random", *languages] if c in conditions]
-    order += [c for c in conditions if c not in order]
     rows = []
-    for condition in order:
+    for condition in condition_order(records, languages):
         for language in languages:
             if (condition, language) not in groups:
                 continue
@@ -106,6 +112,54 @@ def condition_ci_table(
                 {"condition": condition, "language": language, value: estimate, "lo": lo, "hi": hi, "n": len(sample)}
             )
     return pd.DataFrame(rows, columns=["condition", "language", value, "lo", "hi", "n"])
+
+
+def lcpr_of(sample: np.ndarray) -> float:
+    """LCPR of paired rows (line pass, word pass; the line pass again where the word level is undefined)."""
+    return harmonic_mean(float(sample[:, 0].mean()), float(sample[:, 1].mean()))
+
+
+def confusion_ci_table(records: list[dict], languages: list[str], n_boot: int, seed: int, confidence: float):
+    """Language accuracy, LPR, WPR and LCPR (``langneurons.confusion``) per condition and question language,
+    with bootstrap intervals over questions.
+
+    ``records``: answer records annotated by ``evaluation.annotate_languages`` (``expected_language``,
+    ``in_expected_language``, ``line_pass``, ``word_pass``). Long format (``confusion.TABLE_COLUMNS``):
+    metric (accuracy, lpr, wpr, lcpr), condition, language (of the question), expected (the language the
+    answers should be in: the steering target, else the question's), mean, lo, hi, n. Each rate is
+    ``condition_ci_table``'s, with the same seed, so a cell's four metrics resample the same questions;
+    WPR has rows only where it is defined; LCPR is the harmonic mean of each replicate's LPR and WPR (LPR
+    where WPR is undefined).
+    """
+    frames = []
+    for metric, field in METRIC_FIELDS.items():
+        frame = condition_ci_table(records, languages, field, n_boot, seed, confidence)
+        frames.append(frame.rename(columns={field: "mean"}).assign(metric=metric))
+    pairs: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for r in records:
+        if r.get("line_pass") is not None:
+            word = r.get("word_pass")
+            pairs.setdefault((r["condition"], r["language"]), []).append(
+                (float(r["line_pass"]), float(r["line_pass"] if word is None else word))
+            )
+    rows = []
+    for condition in condition_order(records, languages):
+        for language in languages:
+            if (condition, language) in pairs:
+                sample = pairs[condition, language]
+                estimate, lo, hi = bootstrap_ci(sample, lcpr_of, n_boot, seed, confidence)
+                rows.append(
+                    {"metric": "lcpr", "condition": condition, "language": language}
+                    | {"mean": estimate, "lo": lo, "hi": hi, "n": len(sample)}
+                )
+    frames.append(pd.DataFrame(rows, columns=["metric", "condition", "language", "mean", "lo", "hi", "n"]))
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    table = pd.concat(frames, ignore_index=True)
+    expected = {(r["condition"], r["language"]): r.get("expected_language") for r in records}
+    table["expected"] = [expected[c, q] for c, q in zip(table["condition"], table["language"])]
+    return table[TABLE_COLUMNS]
 
 
 def relative_change(sample: np.ndarray) -> float:

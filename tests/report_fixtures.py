@@ -15,6 +15,7 @@ baseline perplexity of ``10.3456`` must show as ``10.35``, a relative change of
 from __future__ import annotations
 
 import datetime
+import json
 import os
 from pathlib import Path
 
@@ -28,7 +29,7 @@ import torch  # noqa: E402
 
 from langneurons.activations import save_stats  # noqa: E402
 from langneurons.config import validate_config  # noqa: E402
-from langneurons.corpus import pack_tokens  # noqa: E402
+from langneurons.corpus import LanguageCheck, pack_tokens  # noqa: E402
 from langneurons.evaluation import (  # noqa: E402
     condition_table,
     crosslingual_table,
@@ -41,6 +42,7 @@ from langneurons.neuronsets import save_neurons, write_summaries  # noqa: E402
 from langneurons.paths import Results  # noqa: E402
 from langneurons.perplexity import ppl_change, specificity  # noqa: E402
 from langneurons.ses import ses_table  # noqa: E402
+from langneurons.uncertainty import confusion_ci_table  # noqa: E402
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 LANGS = ["en", "zh", "fr"]
@@ -155,7 +157,13 @@ def _answer(model, method, condition, lang, qid, answer, detected, score, **extr
         "score": score,
         "score_missing": None,
     }
-    record["in_expected_language"] = detected == expected_language(record)
+    record["expected_language"] = expected_language(record)
+    record["in_expected_language"] = detected == record["expected_language"]
+    # language confusion: the second question's answers have a line in another language, marked at its start
+    record["line_pass"] = record["in_expected_language"] and qid != 1
+    record["word_pass"] = record["line_pass"] if record["expected_language"] == "zh" else None
+    record["lines"], record["lines_expected"] = 2, 2 - (qid == 1) - (not record["in_expected_language"])
+    record["foreign_spans"] = [[0, 8, "en"]] if qid == 1 or not record["in_expected_language"] else []
     return record
 
 
@@ -181,6 +189,8 @@ def _generation(R: Results, model: str, langs: list[str]) -> dict[str, list[dict
         condition_table(records, langs, "score").to_csv(R.path("quality", **where), float_format="%.3f")
         accuracy = condition_table(records, langs, "in_expected_language")
         accuracy.to_csv(R.path("language_accuracy", **where), float_format="%.3f")
+        confusion = confusion_ci_table(records, langs, 50, 0, 0.95)
+        confusion.to_csv(R.path("confusion", **where), index=False, float_format="%.3f")
         answers[method] = records
     return answers
 
@@ -206,8 +216,32 @@ def _steering(R: Results, model: str, langs: list[str], normal: list[dict]) -> N
                         _answer(model, "lape", f"to_{target}", source, qid, text, detected, CROSS_SCORES[qid], **extra)
                     )
     write_jsonl(steered + cross, R.path("steering_answers", model=model))
+    confusion = pd.concat(
+        [
+            confusion_ci_table(normal + steered, langs, 50, 0, 0.95).assign(kind="offtarget"),
+            confusion_ci_table(cross, langs, 50, 0, 0.95).assign(kind="crosslingual"),
+        ],
+        ignore_index=True,
+    )
+    confusion.to_csv(R.path("steering_confusion", model=model), index=False, float_format="%.3f")
     offtarget_table(normal, steered, langs).to_csv(R.path("offtarget", model=model), float_format="%.3f")
     crosslingual_table(cross).to_csv(R.path("crosslingual", model=model), index=False, float_format="%.3f")
+
+
+FOREIGN_PARAGRAPH = "The quick development of railways changed how people travelled across the whole country."
+
+
+def _corpus_checks(R: Results, langs: list[str]) -> None:
+    """The corpus stage's language check of each language, measured on two documents (the first also in English)."""
+    for lang in langs:
+        check = LanguageCheck(lang, langs, "measure")
+        docs = [f"{FOREIGN_PARAGRAPH}\n\nText {lang}", f"Text {lang}"] if lang != "en" else ["Text en"]
+        list(check.filter(docs))
+        for split in ("valid", "train"):
+            check.close_split(split, 1)
+        path = R.path("corpus_check", lang=lang)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(check.summary()), encoding="utf-8")
 
 
 def build_results(root, models=("model-a",), complete=None, languages=None, judge=True):
@@ -240,6 +274,7 @@ def build_results(root, models=("model-a",), complete=None, languages=None, judg
             _steering(R, model, langs, normal)
             _write_benchmark(R.benchmark("perplexity", model), "2026-01-01 11:03:05.000", 3725.0, 3481.6)
     if complete:
+        _corpus_checks(R, langs)
         tiny_png(R.path("ses_figure"), "ses")
         _write_benchmark(R.benchmark("ses_figure"), "2026-01-01 11:04:01.250", 1.25, 150.0)
     return results, config

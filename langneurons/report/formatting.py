@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import re
 
+from markupsafe import Markup, escape
+
 from ..methods import label
 
 NOT_RUN = "not configured / not run"
@@ -108,8 +110,49 @@ def truncate(text, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def marked_answer(text, spans, limit: int) -> Markup:
+    """An answer as HTML: the ``spans`` ([start, end, label] character offsets) that are not in the expected
+    language in ``<mark class="foreign">`` (the label as tooltip), line breaks as ``<br>``, runs of spaces as one,
+    control characters (raw model output) dropped, cut at ``limit`` characters. Everything else is escaped."""
+    text = "" if text is None else str(text)
+    label_at: list[str | None] = [None] * len(text)
+    for start, end, name in spans or []:
+        for i in range(max(0, int(start)), min(len(text), int(end))):
+            label_at[i] = str(name)
+    chars: list[tuple[str, str | None]] = []  # visible characters ("\n" a line break) and their labels
+    for ch, name in zip(text, label_at):
+        if ch == "\n":
+            ch = "\n"
+        elif ch.isspace() or not ch.isprintable():
+            ch = " "
+        previous = chars[-1][0] if chars else "\n"
+        if ch == " " and previous in " \n":
+            continue
+        if ch == "\n":
+            while chars and chars[-1][0] == " ":
+                chars.pop()
+            if previous == "\n":
+                continue
+        chars.append((ch, name))
+    while chars and chars[-1][0] in " \n":
+        chars.pop()
+    cut = len(chars) > limit
+    chars = chars[: limit - 1] if cut else chars
+    parts, k = [], 0
+    while k < len(chars):
+        name, j = chars[k][1], k
+        while j < len(chars) and chars[j][1] == name:
+            j += 1
+        html = str(escape("".join(ch for ch, _ in chars[k:j]))).replace("\n", "<br>")
+        parts.append(html if name is None else f'<mark class="foreign" title="{escape(name)}">{html}</mark>')
+        k = j
+    return Markup("".join(parts) + ("…" if cut else ""))
+
+
 def cell(text, *classes, style: str | None = None, title: str | None = None) -> dict:
-    return {"text": str(text), "cls": " ".join(c for c in classes if c), "style": style, "title": title}
+    """A table cell; ``text`` is escaped on the page unless it is already HTML (``Markup``, as ``marked_answer``)."""
+    text = text if isinstance(text, Markup) else str(text)
+    return {"text": text, "cls": " ".join(c for c in classes if c), "style": style, "title": title}
 
 
 def num(text, *classes, **kw) -> dict:

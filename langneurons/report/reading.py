@@ -41,6 +41,22 @@ def read_jsonl(path: Path) -> list[dict] | None:
     return _read_jsonl(path) if path.exists() else None
 
 
+def read_json(path: Path, keys=()) -> dict | None:
+    """A JSON object, None when absent; ``keys`` must be in it."""
+    import json
+
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InputFileError(f"{path}: not readable JSON ({_first_line(err)}); {RERUN}") from None
+    lacking = [k for k in keys if not isinstance(data, dict) or k not in data]
+    if lacking:
+        raise InputFileError(f"{path}: no {', '.join(map(repr, lacking))} in the JSON object; {RERUN}")
+    return data
+
+
 def read_torch(path: Path, keys=()) -> dict | None:
     """A dict saved with ``torch.save`` (memory-mapped: token files are large), None when absent."""
     if not path.exists():
@@ -99,6 +115,9 @@ class Run:
 
     def jsonl(self, name: str, **values) -> list[dict] | None:
         return read_jsonl(self.path(name, **values))
+
+    def json(self, name: str, keys=(), **values) -> dict | None:
+        return read_json(self.path(name, **values), keys)
 
     def torch(self, name: str, keys=(), **values) -> dict | None:
         return read_torch(self.path(name, **values), keys)

@@ -16,6 +16,7 @@ def build(run: Run) -> dict:
         "models_table": _models_table(run),
         "settings_table": _settings_table(run),
         "tokens": [_tokens(run, model) for model in run.models],
+        "corpus_checks": _corpus_checks(run),
         "stages_table": stages_table,
         "stages_missing": None if stages_table else str(run.results.benchmarks),
         "deviations_table": deviations_table(),
@@ -104,6 +105,85 @@ def _tokens(run: Run, model: str) -> dict:
         "table": table(["Language", "Train tokens", "Valid tokens", "Counted tokens"], rows) if found else None,
         "missing": None if found else [str(f) for f in folders],
     }
+
+
+CHECK_KEYS = ("language", "mode", "splits", "examples")
+CHECK_MODES = {"drop": "dropped", "measure": "measured only", "off": "not checked"}
+CHECK_COUNTS = (
+    "documents",
+    "documents_kept",
+    "documents_trimmed",
+    "paragraphs",
+    "paragraphs_other",
+    "chars_kept",
+    "chars_dropped",
+    "tokens_kept",
+    "tokens_dropped",
+)
+
+
+def _corpus_checks(run: Run) -> list[dict]:
+    """The corpus stage's language check per language (one block; per model for Wikipedia, fetched per model)."""
+    wikipedia = run.config["corpus"]["source"] == "wikipedia"
+    places = [{"model": model} for model in run.models] if wikipedia else [{}]
+    name = "wikipedia_corpus_check" if wikipedia else "corpus_check"
+    blocks = []
+    for where in places:
+        checks = {lang: run.json(name, keys=CHECK_KEYS, lang=lang, **where) for lang in run.langs}
+        found = {lang: check for lang, check in checks.items() if check is not None}
+        rows, examples, totals = [], [], dict.fromkeys(CHECK_COUNTS)
+        for lang, check in found.items():
+            sums = dict.fromkeys(CHECK_COUNTS)
+            other: dict[str, int] = {}
+            for split in check["splits"].values():
+                for key in CHECK_COUNTS:
+                    if split.get(key) is not None:
+                        sums[key] = (sums[key] or 0) + split[key]
+                for code, n in split.get("other_languages", {}).items():
+                    other[code] = other.get(code, 0) + n
+            for key, value in sums.items():
+                if value is not None:
+                    totals[key] = (totals[key] or 0) + value
+            found_in = ", ".join(f"{code} {n}" for code, n in sorted(other.items(), key=lambda kv: -kv[1])) or "–"
+            rows.append(
+                [lang, CHECK_MODES.get(check["mode"], check["mode"])]
+                + [num(fmt_int(sums[key])) for key in CHECK_COUNTS[:5]]
+                + [found_in]
+                + [num(fmt_int(sums[key])) for key in CHECK_COUNTS[5:]]
+            )
+            examples += [
+                [
+                    lang,
+                    e.get("language", "–"),
+                    "dropped" if e.get("dropped") else "kept",
+                    cell(e.get("text", ""), "text"),
+                ]
+                for e in check["examples"]
+            ]
+        if rows:
+            rows.append(
+                [cell("all", "total"), cell("", "total")]
+                + [num(fmt_int(totals[key]), "total") for key in CHECK_COUNTS[:5]]
+                + [cell("", "total")]
+                + [num(fmt_int(totals[key]), "total") for key in CHECK_COUNTS[5:]]
+            )
+        head = ["Language", "Other-language paragraphs", "Documents", "Kept", "Trimmed", "Paragraphs judged"]
+        head += ["Not in the language", "Found instead", "Characters kept", "Characters dropped"]
+        head += ["Tokens kept", "Tokens dropped"]
+        missing = [str(run.path(name, lang=lang, **where)) for lang in run.langs if checks[lang] is None]
+        blocks.append(
+            {
+                "model": where.get("model"),
+                "table": table(head, rows) if rows else None,
+                "examples": table(
+                    ["Language", "Identified as", "Outcome", "Paragraph (first 300 characters)"], examples, kind="text"
+                )
+                if examples
+                else None,
+                "missing": missing,
+            }
+        )
+    return blocks
 
 
 def _stages_table(run: Run) -> dict | None:

@@ -14,11 +14,13 @@ from .formatting import (
     fmt_share,
     heat,
     language_columns,
+    marked_answer,
     num,
     ordered,
     table,
     truncate,
 )
+from .generation import CONFUSION_LABELS, lines_cell, pass_cell
 from .reading import RERUN, Run
 
 CYAN = (8, 145, 178)
@@ -36,6 +38,8 @@ CROSS_LABELS = {
 }
 SAMPLE_KEYS = ["kind", "condition", "language", "target", "lang_detected", "score"]
 SAMPLE_LABELS = {"lang_detected": "Detected", "language": "Question language", "score": "Score"}
+CONFUSION = ("kind", "metric", "condition", "language", "expected", "mean", "lo", "hi")
+KIND_LABELS = {"offtarget": "off-target", "crosslingual": "cross-lingual"}
 MAX_SAMPLES = 30
 
 
@@ -46,6 +50,7 @@ def build(run: Run) -> dict:
         off_ci = run.csv("offtarget_ci", columns=CI, model=name)
         cross = run.csv("crosslingual", model=name)
         answers = run.jsonl("steering_answers", model=name)
+        confusion = run.csv("steering_confusion", columns=CONFUSION, model=name)
         files = {"offtarget": off, "crosslingual": cross, "steering_answers": answers}
         absent = [str(run.path(result, model=name)) for result, found in files.items() if found is None]
         blocks.append(
@@ -56,6 +61,7 @@ def build(run: Run) -> dict:
                 "crosslingual_tables": [] if cross is None else _crosslingual_tables(run, name, cross),
                 "crosslingual_path": str(run.path("crosslingual", model=name)),
                 "samples": _samples(answers) if answers else None,
+                "confusion_table": None if confusion is None else _confusion_table(confusion),
                 "missing": absent if len(absent) == len(files) else None,  # nothing at all for this model
             }
         )
@@ -143,6 +149,23 @@ def _square(cross: pd.DataFrame, langs: list[str]) -> dict:
     return table(["Question language ↓ / steered to →"] + targets, rows, kind="wide")
 
 
+def _confusion_table(confusion: pd.DataFrame) -> dict:
+    """One row per kind, condition and question language (with the language the answers should be in): language
+    accuracy, LPR, WPR and LCPR, each with its bootstrap interval over questions."""
+    cells: dict[tuple, dict] = {}
+    for r in confusion.itertuples():
+        key = (r.kind, r.condition, r.language, r.expected)
+        cells.setdefault(key, {})[r.metric] = fmt_share(r.mean) + fmt_interval(r.lo, r.hi, fmt_share)
+    metrics = [m for m in CONFUSION_LABELS if any(m in v for v in cells.values())]
+    rows = [
+        [cell(f"{KIND_LABELS.get(kind, kind)}, {condition.replace('to_', 'to ')}"), language, expected]
+        + [num(values.get(m, "–")) for m in metrics]
+        for (kind, condition, language, expected), values in cells.items()
+    ]
+    head = ["Steering, condition", "Question language", "Expected language"]
+    return table(head + [CONFUSION_LABELS[m] for m in metrics], rows)
+
+
 def _samples(answers: list[dict]) -> dict:
     """One answer per kind, condition, question language and target, for the first question."""
     qid = answers[0].get("question_id")
@@ -162,9 +185,12 @@ def _samples(answers: list[dict]) -> dict:
         if "score" in keys:
             row[keys.index("score")] = num(fmt_float(r.get("score"), 1))
         text = [
+            cell(lines_cell(r), "center"),
+            cell(pass_cell(r.get("word_pass")), "center"),
             cell(truncate(r.get("prompt"), PROMPT_CHARS), "text"),
-            cell(truncate(r.get("answer"), ANSWER_CHARS), "text"),
+            cell(marked_answer(r.get("answer"), r.get("foreign_spans"), ANSWER_CHARS), "text"),
         ]
         rows.append(row + text)
-    head = [SAMPLE_LABELS.get(k, k.replace("_", " ").capitalize()) for k in keys] + ["Prompt", "Answer"]
+    head = [SAMPLE_LABELS.get(k, k.replace("_", " ").capitalize()) for k in keys]
+    head += ["Lines in language", "Word level", "Prompt", "Answer"]
     return {"question": qid, "answer_chars": ANSWER_CHARS, "table": table(head, rows, kind="text")}

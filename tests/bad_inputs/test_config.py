@@ -252,6 +252,7 @@ CASES = [
         lambda c, t: at(c, "uncertainty").update(null_draws={"lape": 19, "lapee": 5}),
         "uncertainty.null_draws",
     ),
+    ("language-unknown-to-lingua", lambda c, t: unknown_language(c, t), "languages"),
 ]
 
 
@@ -280,6 +281,12 @@ def question_files(cfg, tmp, n, max_questions):
         max_questions=max_questions,
         files={lang: write(tmp, f"q_{lang}.txt", lines) for lang in cfg["languages"]},
     )
+
+
+def unknown_language(cfg, tmp):
+    """Languages from files, one of them unknown to lingua (xx); the judge off (it needs bundled passages)."""
+    other_languages(cfg, tmp, ("de", "xx"))
+    at(cfg, "judge").update(backend="none")
 
 
 def bad_config(change, tmp_path):
@@ -333,6 +340,20 @@ def test_null_draws_a_number_for_every_method_or_one_per_method(draws, tmp_path)
     validate_config(bad_config(lambda c, t: at(c, "uncertainty").update(null_draws=draws), tmp_path), SCHEMA)
 
 
+def test_an_unknown_language_is_refused_wherever_languages_are_identified(tmp_path):
+    cfg = bad_config(unknown_language, tmp_path)
+    with pytest.raises(ConfigError) as err:
+        validate_config(copy.deepcopy(cfg), SCHEMA)
+    (line,) = [line for line in str(err.value).splitlines() if line.startswith("Config error: languages:")]
+    assert "does not know xx" in line and "generation and steering" in line and "corpus.language_filter" in line
+    assert "de, el, en, eo, es" in line  # the supported codes are named
+    cfg["generation"]["methods"], cfg["steering"]["method"] = [], None  # no answers: the corpus check still uses it
+    with pytest.raises(ConfigError, match=r"languages: language identification \(lingua\), which the corpus check"):
+        validate_config(copy.deepcopy(cfg), SCHEMA)
+    cfg["corpus"]["language_filter"] = False  # nothing identifies languages: a language lingua lacks is fine
+    validate_config(cfg, SCHEMA)
+
+
 SNAKEMAKE_CASES = [
     "crosslingual-unknown",
     "openai-no-model",
@@ -341,6 +362,7 @@ SNAKEMAKE_CASES = [
     "valid-topics-all",
     "imported-other-model",
     "null-draws-per-method-zero",
+    "language-unknown-to-lingua",
 ]
 
 

@@ -1,5 +1,6 @@
 """The whole workflow on configs/smoke.yaml (tiny random model, tiny budgets), end to end."""
 
+import json
 import re
 import subprocess
 import time
@@ -198,3 +199,23 @@ def test_uncertainty_outputs(smoke_run):
     assert tested["p_value"].between(1 / 20, 1).all() and set(tested["draws"]) == {19}
     assert (tested["min_p"] == 0.05).all() and (null[null["neurons"] == 0]["note"] == "no neurons").all()
     assert (tested[tested["method"] == "random"]["draws_like"] == "lape").all()  # LAPE's counts: LAPE's draws
+
+
+def test_language_confusion_tables_and_corpus_check(smoke_run):
+    cfg, results, _, _ = smoke_run
+    langs = cfg["languages"]
+    confusion = pd.read_csv(results / "generation" / "lape.confusion.csv")
+    assert list(confusion.columns) == ["metric", "condition", "language", "expected", "mean", "lo", "hi", "n"]
+    assert {"accuracy", "lpr", "lcpr"} <= set(confusion["metric"]) and set(confusion["language"]) == set(langs)
+    cells = confusion.pivot_table(index=["condition", "language"], columns="metric", values="mean")
+    assert (cells["lpr"] <= cells["accuracy"] + 1e-9).all()  # LPR is never above language accuracy
+    steering = pd.read_csv(results / "steering" / "confusion.csv")
+    assert set(steering["kind"]) == {"offtarget", "crosslingual"}
+    answers = pd.read_json(results / "generation" / "lape.answers.jsonl", lines=True)
+    assert {"lines", "line_pass", "word_pass", "expected_share", "foreign_spans", "other_languages"} <= set(answers)
+    for lang in langs:  # the bundled corpus: identified, nothing dropped
+        check = json.loads((results.parent / "corpus" / f"{lang}.language_check.json").read_text())
+        assert check["mode"] == "measure" and set(check["splits"]) == {"valid", "train"}
+        assert sum(s["chars_dropped"] for s in check["splits"].values()) == 0
+    page = (results.parent / "report" / "index.html").read_text()
+    assert "LPR (line level)" in page and "Language of the corpus" in page

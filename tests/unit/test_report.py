@@ -205,8 +205,44 @@ def test_provenance(complete_page, tmp_path):
 def test_model_output_is_escaped(complete_page):
     page, _, _ = complete_page
     assert HOSTILE_ANSWER not in page and "<script>alert" not in page
-    assert "&lt;script&gt;alert" in page
+    assert "&lt;script&gt;</mark>alert" in page  # escaped inside the mark of a span in another language too
     assert "\x07" not in page
+
+
+def test_language_confusion_next_to_language_accuracy(complete_page):
+    page, _, config = complete_page
+    generation = _section(page, "generation")
+    text = _text(generation)
+    for name in ("LPR (line level)", "WPR (word level)", "LCPR", "Language accuracy (answer level)"):
+        assert name in text
+    assert "LPR is above the language accuracy in 0 of" in text and "WPR (word level) (zh)" in text
+    cells = _cells(generation)
+    # the fixture: the second of three questions has a line in another language, so LPR = 2/3 where accuracy is 1
+    assert "66.7% [33.3%, 100.0%]" in cells or "66.7% [0.0%, 100.0%]" in cells
+    assert '<mark class="foreign" title="en">' in generation
+    assert "Lines in language" in text and "Word level" in text
+    steering = _text(_section(page, "steering"))
+    assert "language confusion of the steered answers" in steering and "cross-lingual, to zh" in steering
+
+
+def test_corpus_language_check_in_the_setup(complete_page):
+    page, _, config = complete_page
+    setup = _section(page, "setup")
+    assert "Language of the corpus" in _text(setup)
+    cells = _cells(setup)
+    assert cells.count("measured only") == len(config["languages"])
+    assert cells.count("en 1") == 2  # zh and fr: one English paragraph each (two-word documents are not judged)
+    assert "The quick development of railways changed how people travelled across the whole country." in cells
+
+
+def test_marked_answers_are_escaped_and_cut():
+    text = "中文<b>回答</b>\nEnglish line here\x07 end"
+    html = formatting.marked_answer(text, [[12, 29, "en"]], 280)
+    assert html == '中文&lt;b&gt;回答&lt;/b&gt;<br><mark class="foreign" title="en">English line here</mark> end'
+    assert formatting.marked_answer(text, [[12, 29, "en"]], 15) == (
+        '中文&lt;b&gt;回答&lt;/b&gt;<br><mark class="foreign" title="en">En</mark>…'
+    )
+    assert formatting.marked_answer(None, None, 10) == "" and formatting.marked_answer("a\n\n\n b", [], 10) == "a<br>b"
 
 
 def test_judge_note(complete_page, tmp_path):

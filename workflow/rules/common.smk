@@ -17,10 +17,19 @@ PPL_METHODS = ppl_methods(config)
 GEN_METHODS = config["generation"]["methods"]
 STEER_METHOD = config["steering"]["method"]
 STEER_OUTPUTS = (
-    ("steering_answers", "offtarget", "crosslingual", "offtarget_ci", "crosslingual_ci") if STEER_METHOD else ()
+    (
+        "steering_answers",
+        "offtarget",
+        "crosslingual",
+        "offtarget_ci",
+        "crosslingual_ci",
+        "steering_confusion",
+    )
+    if STEER_METHOD
+    else ()
 )
 
-GEN_OUTPUTS = ("answers", "quality", "language_accuracy", "quality_ci", "language_accuracy_ci")
+GEN_OUTPUTS = ("answers", "quality", "language_accuracy", "quality_ci", "language_accuracy_ci", "confusion")
 SHARDS = config["counting"]["shards"]
 # stability: the methods that select from statistics (random has no meaning, imported no statistics)
 STABILITY_METHODS = [m for m in METHODS if m in stability_methods()]
@@ -210,7 +219,15 @@ def report_inputs(wildcards):
         all_targets()
         + expand(R.pattern("tokens"), model=MODELS, lang=LANGS, split=SPLITS)
         + expand(R.pattern("stats"), model=MODELS, lang=LANGS)
+        + corpus_checks()
     )
+
+
+def corpus_checks():
+    """The language check of every language's corpus (per model for Wikipedia)."""
+    if config["corpus"]["source"] == "wikipedia":
+        return expand(R.pattern("wikipedia_corpus_check"), model=MODELS, lang=LANGS)
+    return expand(R.pattern("corpus_check"), lang=LANGS)
 
 
 def all_targets():

@@ -8,10 +8,11 @@ localrules:
 
 
 rule corpus:
-    """Documents per language, train and valid split (bundled or user files)."""
+    """Documents per language, train and valid split (bundled or user files), their paragraphs' language checked."""
     output:
         train=R.pattern("corpus", split="train"),
         valid=R.pattern("corpus", split="valid"),
+        check=R.pattern("corpus_check"),
     log:
         R.log("corpus", "{lang}"),
     benchmark:
@@ -20,6 +21,7 @@ rule corpus:
         "../../envs/langneurons.yaml"
     params:
         corpus=corpus_source(),
+        languages=LANGS,
         seq_len=None,
     script:
         "../scripts/corpus.py"
@@ -32,6 +34,7 @@ rule wikipedia_corpus:
     output:
         train=R.pattern("wikipedia_corpus", split="train"),
         valid=R.pattern("wikipedia_corpus", split="valid"),
+        check=R.pattern("wikipedia_corpus_check"),
     log:
         R.log("corpus", "{model}/{lang}"),
     benchmark:
@@ -40,6 +43,7 @@ rule wikipedia_corpus:
         "../../envs/langneurons.yaml"
     params:
         corpus=corpus_source(),
+        languages=LANGS,
         seq_len=seq_len,
     script:
         "../scripts/corpus.py"

@@ -76,7 +76,7 @@ rule steer:
 
 
 rule judge:
-    """Language identification and content quality (1-5) of every answer; paper-shaped tables."""
+    """Language of every answer (as a whole, per line and per word) and content quality (1-5); paper-shaped tables."""
     input:
         model=model_json,
         generated=generated_answers,
@@ -88,6 +88,7 @@ rule judge:
         quality_ci=expand(R.pattern("quality_ci"), method=GEN_METHODS, allow_missing=True),
         accuracy_ci=expand(R.pattern("language_accuracy_ci"), method=GEN_METHODS, allow_missing=True),
         quality_control=expand(R.pattern("quality_control"), method=GEN_METHODS, allow_missing=True),
+        confusion=expand(R.pattern("confusion"), method=GEN_METHODS, allow_missing=True),
         steering=[R.pattern(name) for name in STEER_OUTPUTS],
     log:
         R.log("judge", "{model}"),

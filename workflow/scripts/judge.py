@@ -34,11 +34,13 @@ for k, method in enumerate(methods):
     tables["quality_ci"].to_csv(outputs.quality_ci[k], index=False, float_format="%.3f")
     tables["accuracy_ci"].to_csv(outputs.accuracy_ci[k], index=False, float_format="%.3f")
     control_table(generated[method], control[method], languages).to_csv(outputs.quality_control[k], float_format="%.3f")
+    tables["confusion"].to_csv(outputs.confusion[k], index=False, float_format="%.3f")
 if outputs.steering:
-    answers, offtarget, crosslingual, offtarget_ci, crosslingual_ci = outputs.steering
+    answers, offtarget, crosslingual, offtarget_ci, crosslingual_ci, confusion = outputs.steering
     write_jsonl(steered, answers)
     tables = steering_tables(steered, generated, languages, uncertainty)
     tables["offtarget"].to_csv(offtarget, float_format="%.3f")
     tables["crosslingual"].to_csv(crosslingual, index=False, float_format="%.3f")
     tables["offtarget_ci"].to_csv(offtarget_ci, index=False, float_format="%.3f")
     tables["crosslingual_ci"].to_csv(crosslingual_ci, index=False, float_format="%.3f")
+    tables["confusion"].to_csv(confusion, index=False, float_format="%.3f")
