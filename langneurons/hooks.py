@@ -26,7 +26,7 @@ class Edit:
     """Change neurons ``index`` of one layer's activation.
 
     zero:     set to 0 (the paper's deactivation);
-    replace:  set to ``values`` (the paper's activation: the mean activation);
+    replace:  set to ``strength * values`` (the paper's activation: the mean activation, strength 1);
     add:      add ``strength * values``;
     multiply: multiply by ``strength``.
     """
@@ -55,7 +55,7 @@ class Edit:
         if self.mode == "zero":
             act.index_fill_(-1, self.index, 0)
         elif self.mode == "replace":
-            act[..., self.index] = self.values
+            act[..., self.index] = self.values if self.strength == 1 else self.strength * self.values
         elif self.mode == "add":
             act[..., self.index] += self.strength * self.values
         else:
@@ -177,7 +177,7 @@ def deactivation_plan(neurons: Sequence[torch.Tensor]) -> Plan:
 def activation_plan(
     neurons: Sequence[torch.Tensor], means: torch.Tensor, mode: str = "replace", strength: float = 1.0
 ) -> Plan:
-    """Activate neurons: replace with / add ``strength`` x their mean activation, or multiply.
+    """Activate neurons: set them to / add ``strength`` x their mean activation, or multiply them by ``strength``.
 
     ``means``: [layers, d_ff] mean activation on the target language's corpus.
     """

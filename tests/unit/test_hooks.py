@@ -54,6 +54,10 @@ def test_replace_sets_the_given_values(lm):
     act, _ = captured(lm, activation_plan([CHOSEN], means, mode="replace"))
     assert torch.equal(act[0][..., CHOSEN], means[0, CHOSEN].expand(2, 9, 3))
     assert untouched_equal(plain[0], act[0])
+    # strength scales the value it sets (1: the paper's mean activation)
+    half, _ = captured(lm, activation_plan([CHOSEN], means, mode="replace", strength=0.5))
+    torch.testing.assert_close(half[0][..., CHOSEN], 0.5 * means[0, CHOSEN].expand(2, 9, 3))
+    assert untouched_equal(plain[0], half[0])
 
 
 def test_add_and_multiply(lm):
