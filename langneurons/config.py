@@ -128,6 +128,50 @@ def _problems(cfg: dict, schema: dict) -> Iterator[str]:
     if _generates(cfg):
         mvicuna_url = schema["properties"]["questions"]["properties"]["url"]["default"]
         yield from _generation_problems(cfg, mvicuna_url)
+    if cfg["steering"]["method"]:
+        yield from _steering_problems(cfg["steering"], steering_modes(schema))
+
+
+def steering_modes(schema: dict | None = None) -> list[str]:
+    """The ways of activating neurons (``steering.mode``'s values in the schema: replace, add, multiply)."""
+    schema = schema or _schema(str(SCHEMA))
+    return list(schema["properties"]["steering"]["properties"]["mode"]["enum"])
+
+
+def sweeps(cfg: dict) -> bool:
+    """Whether steering runs a sweep of (mode, strength) points (``steering.sweep.strengths``)."""
+    return bool(cfg["steering"]["method"]) and cfg["steering"]["sweep"]["strengths"] is not None
+
+
+def sweep_stage(cfg: dict) -> bool:
+    """Whether the sweep stage runs: steering's points or the deactivation dose-response (``sweep.shares``)."""
+    return sweeps(cfg) or (bool(cfg["steering"]["method"]) and bool(cfg["steering"]["sweep"]["shares"]))
+
+
+def _steering_problems(steering: dict, modes: list[str]) -> Iterator[str]:
+    """The fixed setting and the sweep's points: known modes, at least one strength each, multiply by 0 or more."""
+    if steering["mode"] == "multiply" and steering["strength"] < 0:
+        yield (
+            f"steering.strength: multiply by {steering['strength']:g} flips the sign of the activations it should "
+            "strengthen; give 0 or more"
+        )
+    strengths = steering["sweep"]["strengths"]
+    if strengths is None:
+        return
+    key = "steering.sweep.strengths"
+    if not strengths:
+        yield f"{key}: the sweep has no point; give {{mode: [strengths]}} (modes {_names(modes)}) or null for no sweep"
+    for mode, values in strengths.items():
+        if mode not in modes:
+            yield f"{key}: mode '{mode}' is not one of {_names(modes)}; rename or remove it"
+        elif not values:
+            yield f"{key}.{mode}: no strength; give at least one or remove {mode}"
+        elif mode == "multiply" and min(values) < 0:
+            negative = _names(f"{v:g}" for v in values if v < 0)
+            yield (
+                f"{key}.multiply: {negative} would flip the sign of the activations it should strengthen; "
+                "give 0 or more"
+            )
 
 
 def _generates(cfg: dict) -> bool:
@@ -349,6 +393,8 @@ def _bundled_problems(cfg: dict) -> Iterator[str]:
         readers["corpus"].append("corpus.source: bundled")
     if cfg["questions"]["source"] == "bundled" and _generates(cfg):
         readers["questions"].append("questions.source: bundled")
+    if sweep_stage(cfg) and cfg["steering"]["sweep"]["question_set"] == "bundled":
+        readers["questions"].append("steering.sweep.question_set: bundled")
     ses_items = cfg["ses"]["items"]
     if ses_items == "passages":
         readers["corpus"].append("ses.items: passages")
@@ -433,6 +479,8 @@ def _generation_problems(cfg: dict, mvicuna_url: str) -> Iterator[str]:
         if url is not None and (not url.startswith(("http://", "https://")) or not urlparse(url).hostname):
             yield f"judge.base_url: {url} is not a server's URL; write it as http://host:port/v1"
     yield from _question_count_problems(cfg, mvicuna_url)
+    if sweep_stage(cfg):
+        yield from _sweep_question_problems(cfg, mvicuna_url)
     references = bundled_languages("corpus")
     if judge["backend"] == "local" and not set(languages) & set(references):
         yield (
@@ -468,10 +516,18 @@ def question_counts(cfg: dict, mvicuna_url: str) -> dict[str, int]:
                 if questions["url"] == mvicuna_url and lang in MVICUNA_LANGUAGES:
                     counts[lang] = MVICUNA_QUESTIONS
                 continue
-        if path.is_file():  # one question per non-blank line, in .txt and .jsonl alike
-            with path.open(encoding="utf-8", errors="replace") as fh:
-                counts[lang] = sum(1 for line in fh if line.strip())
+        if path.is_file():
+            counts[lang] = question_count(path)
     return counts
+
+
+def question_count(path) -> int:
+    """Questions in a question file: one per non-blank line, in .txt and .jsonl alike (0 when it does not exist)."""
+    path = Path(str(path))
+    if not path.is_file():
+        return 0
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        return sum(1 for line in fh if line.strip())
 
 
 def _question_count_problems(cfg: dict, mvicuna_url: str) -> Iterator[str]:
@@ -494,6 +550,34 @@ def _question_count_problems(cfg: dict, mvicuna_url: str) -> Iterator[str]:
         )
 
 
+def _sweep_question_problems(cfg: dict, mvicuna_url: str) -> Iterator[str]:
+    """The sweep answers the last ``sweep.questions`` of its set: never questions the tables use, never more than
+    the set holds."""
+    sweep, asked = cfg["steering"]["sweep"], cfg["questions"]["max_questions"]
+    n, key = sweep["questions"], "steering.sweep.questions"
+    if sweep["question_set"] == "bundled":
+        have = {lang: question_count(bundled_questions_file(lang)) for lang in cfg["languages"]}
+        have = {lang: count for lang, count in have.items() if count}  # a missing language: _bundled_problems
+        shared = cfg["questions"]["source"] == "bundled"
+    else:
+        have, shared = question_counts(cfg, mvicuna_url), True
+    if not have:
+        return
+    fewest = min(have.values())
+    smallest = ", ".join(f"{lang}: {count}" for lang, count in have.items() if count == fewest)
+    used = (fewest if asked is None else min(asked, fewest)) if shared else 0
+    if n > fewest:
+        yield f"{key}: {n} is more than the question set holds ({smallest}); set at most {fewest}"
+    elif used + n > fewest:
+        tables = f"{asked} (questions.max_questions)" if asked is not None else "all (questions.max_questions: null)"
+        other = "" if cfg["questions"]["source"] == "bundled" else ", or set steering.sweep.question_set: bundled"
+        yield (
+            f"{key}: the sweep answers the last {n} questions of each language ({smallest}) and the generation and "
+            f"steering tables the first {tables}: they overlap, so the strength would be chosen on answers it is "
+            f"reported on; lower questions.max_questions or {key}{other}"
+        )
+
+
 #: Settings that a choice makes unused: (the choosing key, its value) -> the keys it ignores.
 IGNORED = {
     ("judge.backend", "local"): ("judge.model", "judge.base_url", "judge.api_key_env", "judge.concurrency"),
@@ -504,7 +588,6 @@ IGNORED = {
     ("corpus.source", "bundled"): ("corpus.files",),
     ("corpus.source", "files"): ("corpus.valid_topics",),
     ("corpus.source", "wikipedia"): ("corpus.files", "corpus.valid_topics"),
-    ("steering.mode", "replace"): ("steering.strength",),
 }
 
 
@@ -528,6 +611,13 @@ def _ignored_settings(cfg: dict, schema: dict) -> Iterator[str]:
             for key in keys:
                 if value(key) != default(key):
                     yield f"{key}: {choice} {chosen} does not read it, so {value(key)!r} is ignored; remove it"
+    if sweeps(cfg):
+        for key in ("steering.mode", "steering.strength"):
+            if value(key) != default(key):
+                yield (
+                    f"{key}: the main steering uses the setting the sweep (steering.sweep.strengths) chooses per "
+                    f"target language, so {value(key)!r} is ignored; remove it"
+                )
 
 
 def _template_problems(template: str) -> Iterator[str]:

@@ -253,7 +253,39 @@ CASES = [
         "uncertainty.null_draws",
     ),
     ("language-unknown-to-lingua", lambda c, t: unknown_language(c, t), "languages"),
+    # how strongly to steer: the sweep's points and questions
+    ("sweep-empty", lambda c, t: sweep(c, strengths={}), "steering.sweep.strengths"),
+    ("sweep-mode-without-strengths", lambda c, t: sweep(c, strengths={"add": []}), "steering.sweep.strengths.add"),
+    ("sweep-unknown-mode", lambda c, t: sweep(c, strengths={"add": [1], "scale": [2]}), "steering.sweep.strengths"),
+    (
+        "sweep-multiply-negative",
+        lambda c, t: sweep(c, strengths={"multiply": [2, -2]}),
+        "steering.sweep.strengths.multiply",
+    ),
+    (
+        "strength-multiply-negative",
+        lambda c, t: at(c, "steering").update(mode="multiply", strength=-1, sweep={}),
+        "steering.strength",
+    ),
+    ("sweep-share-zero", lambda c, t: sweep(c, shares=[0, 0.5]), "steering.sweep.shares.0"),
+    ("sweep-questions-past-set", lambda c, t: sweep(c, questions=41), "steering.sweep.questions"),
+    ("sweep-questions-in-tables", lambda c, t: sweep(c, questions=39), "steering.sweep.questions"),
+    (
+        "sweep-questions-all-in-tables",
+        lambda c, t: (sweep(c, questions=2), at(c, "questions").update(max_questions=None)),
+        "steering.sweep.questions",
+    ),
+    (
+        "sweep-bundled-questions-missing",
+        lambda c, t: (other_languages(c, t), sweep(c, question_set="bundled")),
+        "languages",
+    ),
 ]
+
+
+def sweep(cfg, **values):
+    """The smoke config's steering.sweep with ``values`` set."""
+    at(at(cfg, "steering"), "sweep").update(values)
 
 
 def imports(cfg, tmp, layers):
@@ -335,6 +367,24 @@ def test_stage_settings_are_checked_only_when_the_stage_runs(tmp_path):
     validate_config(cfg, SCHEMA)
 
 
+def test_sweep_settings(tmp_path, caplog):
+    # off: no points and no shares; on with only the dose-response; bundled questions held out from another set
+    for values in ({"strengths": None, "shares": []}, {"strengths": None, "shares": [1.0]}):
+        validate_config(bad_config(lambda c, t, v=values: sweep(c, **v), tmp_path), SCHEMA)
+    files = bad_config(lambda c, t: (question_files(c, t, 3, None), sweep(c, question_set="bundled")), tmp_path)
+    validate_config(files, SCHEMA)
+    # steering off: the sweep's settings are not checked
+    off = bad_config(lambda c, t: (sweep(c, strengths={}), at(c, "steering").update(method=None)), tmp_path)
+    validate_config(off, SCHEMA)
+    # with a sweep the main steering uses the chosen points: a fixed setting is named in a warning
+    fixed = bad_config(lambda c, t: at(c, "steering").update(mode="add", strength=2), tmp_path)
+    with caplog.at_level("WARNING"):
+        validate_config(fixed, SCHEMA)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(w.startswith("Config warning: steering.mode: the main steering uses the setting") for w in warnings)
+    assert any(w.startswith("Config warning: steering.strength:") for w in warnings), warnings
+
+
 @pytest.mark.parametrize("draws", [19, 0, {"lape": 19, "random": 19, "lap": 5}, {"lape": 1}])
 def test_null_draws_a_number_for_every_method_or_one_per_method(draws, tmp_path):
     validate_config(bad_config(lambda c, t: at(c, "uncertainty").update(null_draws=draws), tmp_path), SCHEMA)
@@ -363,6 +413,9 @@ SNAKEMAKE_CASES = [
     "imported-other-model",
     "null-draws-per-method-zero",
     "language-unknown-to-lingua",
+    "sweep-empty",
+    "sweep-unknown-mode",
+    "sweep-multiply-negative",
 ]
 
 

@@ -83,6 +83,7 @@ def test_well_formed_files_and_folders_pass(tmp_path):
     cfg["models"]["local"] = {"source": "hf", "path": str(tmp_path / "model")}
     cfg["corpus"] = {"source": "files", "files": {**text, "en": {"train": text["en"], "valid": text["en"]}}}
     cfg["questions"] = {"source": "files", "files": text}
+    cfg["steering"]["sweep"]["question_set"] = "bundled"  # the question files hold too few to hold some out
     cfg["selection"] = {"methods": ["lape", "imported"], "imported": {"path": str(tmp_path / "lape.neuron.pth")}}
     cfg["generation"].update(template=str(tmp_path / "template.txt"), instructions=str(tmp_path / "instructions.json"))
     cfg["judge"] = {"backend": "openai", "model": "judge", "base_url": "http://localhost:8000/v1"}
