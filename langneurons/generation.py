@@ -152,6 +152,24 @@ def steering_plan(
     return on if source is None else combine(deactivation_plan(neurons[source]), on)
 
 
+def answer_rows(
+    lm: LoadedModel, prompts: list[str], plans: list[Plan], gen_cfg: dict, progress: bool = False
+) -> list[str]:
+    """The answer to every prompt under its own plan, in batches of ``gen_cfg["batch_size"]`` filled across plans
+    (``NeuronHooks.set_row_plans``); each answer is the one its prompt gets alone under its plan."""
+    with NeuronHooks(lm) as hooks:
+        return generate(
+            lm,
+            prompts,
+            gen_cfg["max_new_tokens"],
+            gen_cfg["batch_size"],
+            gen_cfg["repetition_penalty"],
+            stops=tuple(gen_cfg["stop"]),
+            progress=progress,
+            before_batch=lambda start, stop: hooks.set_row_plans(plans[start:stop]),
+        )
+
+
 def run_conditions(
     lm: LoadedModel,
     questions: dict[str, list[dict]],
@@ -175,18 +193,7 @@ def run_conditions(
         for lang, plan in per_lang.items()
         for question, prompt in zip(questions[lang], prompts[lang], strict=True)
     ]
-    row_plans = [plan for *_, plan in items]
-    with NeuronHooks(lm) as hooks:
-        answers = generate(
-            lm,
-            [prompt for _, _, _, prompt, _ in items],
-            gen_cfg["max_new_tokens"],
-            gen_cfg["batch_size"],
-            gen_cfg["repetition_penalty"],
-            stops=tuple(gen_cfg["stop"]),
-            progress=progress,
-            before_batch=lambda start, stop: hooks.set_row_plans(row_plans[start:stop]),
-        )
+    answers = answer_rows(lm, [prompt for _, _, _, prompt, _ in items], [plan for *_, plan in items], gen_cfg, progress)
     return [
         {
             **meta,

@@ -27,6 +27,8 @@ draws LAPE's count per language and layer.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .errors import ConfigError
@@ -145,6 +147,32 @@ def random_like(reference: Neurons, d_ff: int, seed: int = 0) -> Neurons:
     return [
         [torch.randperm(d_ff, generator=gen)[: len(idx)].sort().values for idx in per_layer] for per_layer in reference
     ]
+
+
+def specificity_order(probs: torch.Tensor, neurons: list[torch.Tensor], k: int) -> list[tuple[int, int]]:
+    """Language ``k``'s neurons (one index tensor per layer) as (layer, index), the most specific first.
+
+    The order is LAPE's: ascending entropy over the languages of the neuron's
+    activation probabilities ``probs`` [layers, d_ff, langs] (whichever method
+    selected the neurons); ties go to the higher probability in ``k``, then to
+    the lower layer and index. The deactivation dose-response switches off the
+    first share of this list.
+    """
+    pairs = [(layer, int(i)) for layer, idx in enumerate(neurons) for i in idx.tolist()]
+    if not pairs:
+        return []
+    layers = torch.tensor([layer for layer, _ in pairs])
+    index = torch.tensor([i for _, i in pairs])
+    rows = probs[layers, index].double()  # [n, langs]
+    entropy = language_entropy(rows)
+    keys = sorted(range(len(pairs)), key=lambda j: (entropy[j].item(), -rows[j, k].item(), pairs[j]))
+    return [pairs[j] for j in keys]
+
+
+def top_share(order: list[tuple[int, int]], share: float, layers: int) -> list[torch.Tensor]:
+    """The first ``share`` of ``order`` (at least one neuron for a share above 0), as one sorted tensor per layer."""
+    keep = order[: math.ceil(share * len(order) - 1e-9)]
+    return [torch.tensor(sorted(i for layer, i in keep if layer == l), dtype=torch.long) for l in range(layers)]
 
 
 def totals(neurons: Neurons) -> list[int]:

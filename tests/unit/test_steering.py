@@ -10,7 +10,16 @@ from langneurons.generation import generate, steering_plan
 from langneurons.hooks import NeuronHooks
 from langneurons.judge import make_judge
 from langneurons.judging import judge_item
-from langneurons.steering import crosslingual_pairs, run_steering
+from langneurons.selection import specificity_order, top_share
+from langneurons.steering import (
+    crosslingual_pairs,
+    deactivation_groups,
+    run_steering,
+    run_sweep,
+    steering_groups,
+    sweep_points,
+    sweep_questions,
+)
 
 from ..conftest import loaded
 from ..judge_fakes import judge_config
@@ -26,6 +35,10 @@ QUESTIONS = {
 GEN = {"max_new_tokens": 3, "batch_size": 4, "repetition_penalty": 1.1, "stop": ["\nQ:", "\nA:"]}
 
 
+MODES = ["replace", "add", "multiply"]
+STRENGTHS = {"multiply": [4, 2], "replace": [1, 0.5], "add": [2]}
+
+
 def steering_cfg(**values):
     cfg = {
         "method": "lape",
@@ -34,6 +47,7 @@ def steering_cfg(**values):
         "offtarget": True,
         "crosslingual_languages": ["es", "zh"],
         "crosslingual_instruction": False,
+        "sweep": {"strengths": STRENGTHS, "questions": 1, "shares": [0.5, 1.0], "success": 0.9, "margin": 0.5},
     }
     return {**cfg, **values}
 
@@ -136,3 +150,130 @@ def test_judge_request_of_a_crosslingual_answer(lm, neurons_and_means, tiny_llam
     # the local judge scores the answer after the generation prompt of the bare question, asking for Chinese
     local = make_judge(judge_config(backend="local"), tiny_llama, languages=["en", "zh", "es"])
     assert local.render(judge_item(record)) == "Q: ¿Por qué el cielo es azul?请用中文回答。\nA:"
+
+
+def same_plan(a, b) -> bool:
+    """Two plans edit the same neurons of the same layers the same way (values, strength, rows)."""
+    if a.keys() != b.keys():
+        return False
+    for layer in a:
+        if len(a[layer]) != len(b[layer]):
+            return False
+        for x, y in zip(a[layer], b[layer]):
+            values = (x.values is None and y.values is None) or (
+                x.values is not None and y.values is not None and torch.equal(x.values, y.values)
+            )
+            if not (torch.equal(x.index, y.index) and x.mode == y.mode and values and x.strength == y.strength):
+                return False
+            if x.rows != y.rows:
+                return False
+    return True
+
+
+def test_sweep_points_in_mode_order_strengths_ascending():
+    assert sweep_points(STRENGTHS, MODES) == [
+        ("replace", 0.5),
+        ("replace", 1.0),
+        ("add", 2.0),
+        ("multiply", 2.0),
+        ("multiply", 4.0),
+    ]
+    assert sweep_points({}, MODES) == []
+
+
+def test_sweep_plans_equal_the_single_setting_plans_at_each_point(neurons_and_means):
+    """Every group the sweep steers at a point has the plan the main steering builds with that point alone."""
+    neurons, means = neurons_and_means
+    points = sweep_points(STRENGTHS, MODES)
+    swept = steering_groups(neurons, means, LANGS, steering_cfg(), False, lambda kind, target: points)
+    assert len([g for g in swept if g.mode]) == len(points) * (3 + 2)  # 3 off-target languages, 2 ordered pairs
+    for mode, strength in points:
+        point = [(mode, strength)]
+        single = steering_groups(
+            neurons, means, LANGS, steering_cfg(mode=mode, strength=strength), False, lambda k, t, p=point: p
+        )
+        at_point = [g for g in swept if g.mode is None or (g.mode, g.strength) == (mode, strength)]
+        assert [(g.kind, g.condition, g.language, g.target, g.mode, g.strength) for g in at_point] == [
+            (g.kind, g.condition, g.language, g.target, g.mode, g.strength) for g in single
+        ]
+        assert all(same_plan(a.plan, b.plan) for a, b in zip(at_point, single, strict=True))
+
+
+def test_sweep_answers_equal_the_single_setting_answers(lm, neurons_and_means):
+    """Batched across points, kinds and the dose-response, each answer is the one its point gets on its own."""
+    neurons, means = neurons_and_means
+    probs = torch.rand(2, 48, len(LANGS), generator=torch.Generator().manual_seed(0))
+    held_out = sweep_questions(QUESTIONS, 1)
+    assert all(rows == QUESTIONS[lang][-1:] for lang, rows in held_out.items())
+    records = run_sweep(
+        lm, neurons, means, probs, held_out, TEMPLATE, INSTRUCTIONS, GEN, steering_cfg(), MODES, {"model": "m"}
+    )
+    kinds = {(r["kind"], r["condition"]) for r in records}
+    assert kinds == {
+        ("offtarget", "normal"),
+        ("offtarget", "steered"),
+        ("crosslingual", "unsteered"),
+        ("crosslingual", "to_zh"),
+        ("crosslingual", "to_es"),
+        ("deactivation", "off"),
+    }
+    assert (
+        len(records) == 3 + 5 * 3 + 2 + 5 * 2 + 2 * 3
+    )  # normal, points x languages, unsteered, points x pairs, shares
+    for mode, strength in [("add", 2.0), ("multiply", 4.0)]:
+        single = run_steering(
+            lm,
+            neurons,
+            means,
+            held_out,
+            TEMPLATE,
+            INSTRUCTIONS,
+            GEN,
+            steering_cfg(mode=mode, strength=strength),
+            {"model": "m"},
+            True,
+        )
+        answers = {(r["kind"], r["condition"], r["language"]): r["answer"] for r in single}
+        for r in records:
+            if (r["mode"], r["strength"]) == (mode, strength) or r["condition"] in ("normal", "unsteered"):
+                assert r["answer"] == answers[r["kind"], r["condition"], r["language"]], r
+    off = [r for r in records if r["kind"] == "deactivation"]
+    assert {(r["language"], r["share"]) for r in off} == {(lang, s) for lang in LANGS for s in (0.5, 1.0)}
+    assert all(r["target"] is None and r["deactivated"] == (3 if r["share"] == 1.0 else 2) for r in off)
+
+
+def test_main_steering_with_the_chosen_points(lm, neurons_and_means):
+    chosen = {("offtarget", lang): ("add", 2.0) for lang in LANGS} | {
+        ("crosslingual", "zh"): ("multiply", 4.0),
+        ("crosslingual", "es"): ("replace", 0.5),
+    }
+    neurons, means = neurons_and_means
+    records = run_steering(
+        lm, neurons, means, QUESTIONS, TEMPLATE, INSTRUCTIONS, GEN, steering_cfg(), {}, False, chosen=chosen
+    )
+    for r in records:
+        if r["target"] is not None:
+            assert (r["mode"], r["strength"]) == chosen[r["kind"], r["target"]]
+        else:
+            assert r["mode"] is None and r["strength"] is None
+    with pytest.raises(ValueError, match="run the sweep again"):
+        run_steering(lm, neurons, means, QUESTIONS, TEMPLATE, INSTRUCTIONS, GEN, steering_cfg(), {}, False, chosen={})
+
+
+def test_deactivation_switches_off_the_most_specific_first():
+    # 1 layer, 4 neurons, 2 languages: neuron 0 fires only in en, 1 and 2 in both (2 more in en), 3 only in en but
+    # weakly; en's neurons are 0-3
+    probs = torch.tensor([[[0.9, 0.0], [0.5, 0.5], [0.8, 0.4], [0.1, 0.0]]])
+    neurons = [[torch.tensor([0, 1, 2, 3])], [torch.tensor([1])]]
+    order = specificity_order(probs, neurons[0], 0)
+    assert order == [(0, 0), (0, 3), (0, 2), (0, 1)]  # entropy 0, 0 (higher p first), then 0.64, then ln 2
+    assert [t.tolist() for t in top_share(order, 0.5, 1)] == [[0, 3]]
+    assert [t.tolist() for t in top_share(order, 0.1, 1)] == [[0]]  # a share above 0 switches off one at least
+    assert [t.tolist() for t in top_share(order, 1.0, 1)] == [[0, 1, 2, 3]]
+    groups = deactivation_groups(neurons, probs, ["en", "zh"], [1.0, 0.25])
+    assert [(g.language, g.share, g.deactivated) for g in groups] == [
+        ("en", 0.25, 1),
+        ("en", 1.0, 4),
+        ("zh", 0.25, 1),
+        ("zh", 1.0, 1),
+    ]
