@@ -219,6 +219,44 @@ def condition_nll(
     return [_nll_of([per_row[c, i] for i in range(n)], block) for c, n in enumerate(counts)]
 
 
+DEACTIVATION_COLUMNS = ["language", "share", "deactivated", "ppl", "ppl_none", "relative"]
+
+
+def deactivation_curve(
+    lm: LoadedModel,
+    valid: dict[str, dict],
+    neurons: Neurons,
+    probs: torch.Tensor,
+    languages: list[str],
+    shares: Sequence[float],
+    batch_size: int | str,
+    progress=None,
+) -> pd.DataFrame:
+    """Own-language perplexity as a growing share of each language's neurons is switched off.
+
+    Per language: its valid split with none of its neurons off (share 0) and
+    with the first ``share`` of them, the most specific first
+    (``selection.specificity_order``: LAPE's entropy order). All evaluations
+    share batches (``condition_nll``). Columns ``DEACTIVATION_COLUMNS``;
+    ``relative`` = ppl / ppl_none - 1.
+    """
+    from .selection import specificity_order, top_share
+
+    rows, conditions = [], []
+    for k, lang in enumerate(languages):
+        order = specificity_order(probs, neurons[k], k)
+        for share in [0.0, *sorted(shares)]:
+            off = top_share(order, share, probs.shape[0])
+            rows.append({"language": lang, "share": share, "deactivated": sum(len(i) for i in off)})
+            conditions.append((lang, deactivation_plan(off)))
+    for row, result in zip(rows, condition_nll(lm, valid, conditions, batch_size, None, progress)):
+        row["ppl"] = result.ppl
+    table = pd.DataFrame(rows)
+    table["ppl_none"] = table.groupby("language")["ppl"].transform("first")
+    table["relative"] = table["ppl"] / table["ppl_none"] - 1
+    return table[DEACTIVATION_COLUMNS]
+
+
 def _nll_of(per_sequence: list[torch.Tensor], block: int | None) -> NLL:
     """An ``NLL`` from the per-token NLL of each sequence of a language, in order."""
     sums, sizes, sequence = [torch.zeros(0, dtype=torch.float64)], [torch.zeros(0, dtype=torch.long)], []
