@@ -39,12 +39,15 @@ RESULT_PATTERNS = {
     "ppl_nll": "{model}/ppl/{method}.nll.pt",
     "ppl_ci": "{model}/ppl/{method}.ci.csv",
     "ppl_null": "{model}/ppl/null.csv",
+    "ppl_deactivation": "{model}/ppl/deactivation.csv",  # own-language PPL as more of its neurons are off
     # sentence embedding similarity
     "ses": "{model}/ses.csv",
     # figures
     "model_figure": "{model}/figures/{kind}_{method}.png",
     "ses_figure": "figures/ses.png",
     "stability_figure": "{model}/figures/stability.png",
+    "sweep_figure": "{model}/figures/sweep_{kind}.png",  # kind: offtarget or crosslingual
+    "deactivation_figure": "{model}/figures/deactivation.png",
     # generation under deactivation
     "generated": "{model}/generation/{method}.raw.jsonl",
     "answers": "{model}/generation/{method}.answers.jsonl",
@@ -62,6 +65,12 @@ RESULT_PATTERNS = {
     "offtarget_ci": "{model}/steering/offtarget.ci.csv",
     "crosslingual_ci": "{model}/steering/crosslingual.ci.csv",
     "steering_confusion": "{model}/steering/confusion.csv",
+    # how strongly to steer: the sweep (held-out questions), the chosen setting, the deactivation dose-response
+    "sweep_raw": "{model}/steering/sweep.raw.jsonl",
+    "sweep_answers": "{model}/steering/sweep.answers.jsonl",
+    "sweep": "{model}/steering/sweep.csv",
+    "sweep_chosen": "{model}/steering/chosen.csv",
+    "sweep_deactivation": "{model}/steering/deactivation.csv",
     # judging and the report
     "judge_cache": "judge_cache",
     "report": "report/index.html",

@@ -93,3 +93,66 @@ def stability_plot(tables: dict[str, pd.DataFrame], title: str, path) -> None:
         axes[1].legend(fontsize=8, title="language", ncol=2, loc="lower right")
     fig.suptitle(title)
     _save(fig, path)
+
+
+SWEEP_METRICS = (("success", "in target language"), ("quality", "judge score (1-5)"), ("repetition", "repetition"))
+SWEEP_LIMITS = {"success": (-0.03, 1.03), "quality": (0.9, 5.1), "repetition": (-0.03, 1.03)}
+
+
+def sweep_curves(curves: pd.DataFrame, chosen: pd.DataFrame, modes: list[str], title: str, path) -> None:
+    """One kind of steering's sweep: per mode (columns) success, quality and repetition (rows) against the
+    strength, one line per target language; dotted, the unsteered answers; ringed, the chosen point."""
+    modes = [m for m in modes if m in set(curves["mode"])]
+    targets = list(dict.fromkeys(curves["target"]))
+    colors = dict(zip(targets, sns.color_palette("tab10", max(len(targets), 1))))
+    fig, axes = plt.subplots(
+        len(SWEEP_METRICS), len(modes), figsize=(3.4 * len(modes) + 1.4, 7.2), squeeze=False, sharey="row"
+    )
+    picked = {(r.target, r.mode, float(r.strength)) for r in chosen.itertuples()}
+    for col, mode in enumerate(modes):
+        for row, (metric, label) in enumerate(SWEEP_METRICS):
+            ax = axes[row][col]
+            for target in targets:
+                rows = curves[(curves["mode"] == mode) & (curves["target"] == target)].sort_values("strength")
+                if rows.empty:
+                    continue
+                ax.plot(rows["strength"], rows[metric], marker="o", markersize=3, color=colors[target], label=target)
+                ax.axhline(rows[f"base_{metric}"].iloc[0], color=colors[target], linestyle=":", linewidth=1)
+                for strength, value in zip(rows["strength"], rows[metric]):
+                    if (target, mode, float(strength)) in picked:
+                        ax.plot(strength, value, "o", markersize=10, markerfacecolor="none", color=colors[target])
+            ax.set_ylim(*SWEEP_LIMITS[metric])
+            if row == 0:
+                ax.set_title(mode)
+            if row == len(SWEEP_METRICS) - 1:
+                ax.set_xlabel("strength")
+            if col == 0:
+                ax.set_ylabel(label)
+    axes[0][-1].legend(fontsize=8, title="target", bbox_to_anchor=(1.02, 1), loc="upper left")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def deactivation_plot(ppl: pd.DataFrame | None, answers: pd.DataFrame, title: str, path) -> None:
+    """The deactivation dose-response: own-language PPL (relative to none off; left) and the share of answers
+    still in the language (right) against the share of its neurons switched off, one line per language."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    languages = list(dict.fromkeys([*(ppl["language"] if ppl is not None else []), *answers["language"]]))
+    colors = dict(zip(languages, sns.color_palette("tab10", max(len(languages), 1))))
+    for lang in languages:
+        if ppl is not None:
+            rows = ppl[ppl["language"] == lang]
+            axes[0].plot(rows["share"], rows["ppl"] / rows["ppl_none"], marker="o", markersize=3, color=colors[lang])
+        rows = answers[answers["language"] == lang]
+        axes[1].plot(rows["share"], rows["in_language"], marker="o", markersize=3, color=colors[lang], label=lang)
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("share of the language's neurons deactivated")
+    axes[0].set_ylabel("own-language PPL / PPL with none off")
+    axes[0].set_title("own-language perplexity")
+    axes[1].set_ylim(-0.03, 1.03)
+    axes[1].set_xlabel("share of the language's neurons deactivated")
+    axes[1].set_ylabel("answers still in the language")
+    axes[1].set_title("answer language")
+    axes[1].legend(fontsize=8, title="language", ncol=2)
+    fig.suptitle(title)
+    _save(fig, path)

@@ -1,7 +1,8 @@
 import os
 import re
 
-from langneurons.config import ppl_methods, validate_workflow_config
+from langneurons.bundled import bundled_questions_file
+from langneurons.config import ppl_methods, steering_modes, sweep_stage, sweeps, validate_workflow_config
 from langneurons.methods import rates_of, stability_methods, statistics_methods
 from langneurons.paths import PREPARED_MODEL, Results, fill
 
@@ -28,6 +29,11 @@ STEER_OUTPUTS = (
     if STEER_METHOD
     else ()
 )
+SWEEP = sweeps(config)  # steering.sweep.strengths: the main steering uses the setting chosen per target
+SWEEP_STAGE = sweep_stage(config)  # the sweep's points, or only the deactivation dose-response
+SHARES = config["steering"]["sweep"]["shares"] if SWEEP_STAGE else []
+SWEEP_OUTPUTS = ("sweep_answers", "sweep", "sweep_chosen", "sweep_deactivation") if SWEEP_STAGE else ()
+STEER_MODES = steering_modes()
 
 GEN_OUTPUTS = ("answers", "quality", "language_accuracy", "quality_ci", "language_accuracy_ci", "confusion")
 SHARDS = config["counting"]["shards"]
@@ -168,6 +174,39 @@ def steering_neurons(wildcards):
     return R.pattern("neurons", model=wildcards.model, method=STEER_METHOD)
 
 
+def steering_settings():
+    """The steering settings the main steering reads (the sweep's only through its chosen strengths)."""
+    return {k: v for k, v in config["steering"].items() if k != "sweep"}
+
+
+def chosen_strengths(wildcards):
+    """The setting the sweep chose per kind and target language, when the sweep runs."""
+    return [R.pattern("sweep_chosen", model=wildcards.model)] if SWEEP else []
+
+
+def sweep_question_files(wildcards):
+    """The question set the sweep takes its last steering.sweep.questions from."""
+    if config["steering"]["sweep"]["question_set"] == "bundled":
+        return [str(bundled_questions_file(lang)) for lang in LANGS]
+    return question_files(wildcards)
+
+
+def steering_figures(model):
+    """The sweep's curves per kind of steering, and the deactivation dose-response: {label: path}."""
+    kinds = [
+        kind
+        for kind, on in (
+            ("offtarget", config["steering"]["offtarget"]),
+            ("crosslingual", config["steering"]["crosslingual_languages"]),
+        )
+        if on and SWEEP
+    ]
+    figures = {f"{kind} sweep": R.pattern("sweep_figure", model=model, kind=kind) for kind in kinds}
+    if SHARES:
+        figures["deactivation dose-response"] = R.pattern("deactivation_figure", model=model)
+    return figures
+
+
 def generated_answers(wildcards):
     return per_model("generated", wildcards, method=GEN_METHODS)
 
@@ -194,7 +233,14 @@ def generation_targets():
         for name in GEN_OUTPUTS
         for model in MODELS
         for method in GEN_METHODS
-    ] + [R.pattern(name, model=model) for name in STEER_OUTPUTS for model in MODELS]
+    ] + [R.pattern(name, model=model) for name in STEER_OUTPUTS + SWEEP_OUTPUTS for model in MODELS]
+
+
+def sweep_targets():
+    """The deactivation dose-response's perplexities and the figures of the sweep stage."""
+    return (expand(R.pattern("ppl_deactivation"), model=MODELS) if SHARES else []) + [
+        f for model in MODELS for f in steering_figures(model).values()
+    ]
 
 
 def uncertainty_targets():
@@ -240,6 +286,7 @@ def all_targets():
         + [f for model in MODELS for f in figures(model)]
         + [R.pattern("ses_figure")]
         + generation_targets()
+        + sweep_targets()
         + comparison_targets()
         + uncertainty_targets()
     )

@@ -67,3 +67,36 @@ rule ses_figure:
         models=MODELS,
     script:
         "../scripts/ses_figure.py"
+
+
+if SWEEP_STAGE:
+
+    rule steering_figures:
+        """The sweep's curves (success, quality and repetition against strength) and the deactivation dose-response."""
+        input:
+            sweep=R.pattern("sweep"),
+            chosen=R.pattern("sweep_chosen"),
+            deactivation=R.pattern("sweep_deactivation"),
+            ppl=R.pattern("ppl_deactivation") if SHARES else [],
+        output:
+            [
+                report(
+                    path,
+                    caption="../../report/captions/sweep.rst",
+                    category="Steering",
+                    subcategory="{model}",
+                    labels={"model": "{model}", "figure": name},
+                )
+                for name, path in steering_figures("{model}").items()
+            ],
+        log:
+            R.log("steering_figures", "{model}"),
+        benchmark:
+            R.benchmark("steering_figures", "{model}")
+        conda:
+            "../../envs/langneurons.yaml"
+        params:
+            modes=STEER_MODES,
+            languages=LANGS,
+        script:
+            "../scripts/steering_figures.py"

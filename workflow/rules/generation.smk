@@ -44,13 +44,80 @@ rule generate:
         "../scripts/generate.py"
 
 
+rule steer_sweep:
+    """How strongly to steer: every (mode, strength) point of the sweep, off-target and cross-lingual, and the
+    deactivation dose-response, on the sweep's held-out questions."""
+    input:
+        model=model_json,
+        questions=sweep_question_files,
+        neurons=steering_neurons,
+        stats=language_stats,
+    output:
+        R.pattern("sweep_raw"),
+    log:
+        R.log("steer_sweep", "{model}"),
+    benchmark:
+        R.benchmark("steer_sweep", "{model}")
+    conda:
+        "../../envs/langneurons.yaml"
+    threads: GPU_THREADS
+    resources:
+        gpu=gpus,
+        mem_mb=mem_mb,
+        runtime=runtime,
+    params:
+        model=model_cfg,
+        generation=config["generation"],
+        steering=config["steering"],
+        modes=STEER_MODES,
+        languages=LANGS,
+    script:
+        "../scripts/steer_sweep.py"
+
+
+rule judge_sweep:
+    """The sweep's answers judged; its curves, the setting chosen per target language, the dose-response's answers."""
+    input:
+        model=model_json,
+        answers=R.pattern("sweep_raw"),
+    output:
+        answers=R.pattern("sweep_answers"),
+        sweep=R.pattern("sweep"),
+        chosen=R.pattern("sweep_chosen"),
+        deactivation=R.pattern("sweep_deactivation"),
+    log:
+        R.log("judge_sweep", "{model}"),
+    benchmark:
+        R.benchmark("judge_sweep", "{model}")
+    conda:
+        "../../envs/langneurons.yaml"
+    threads: GPU_THREADS
+    resources:
+        gpu=judge_gpus,
+        mem_mb=mem_mb,
+        runtime=runtime,
+        openai_api=judge_api_slots,
+    params:
+        model=model_cfg,
+        judge=config["judge"],
+        generation=config["generation"],
+        uncertainty=config["uncertainty"],
+        sweep=config["steering"]["sweep"],
+        modes=STEER_MODES,
+        languages=LANGS,
+        cache=R.pattern("judge_cache"),
+    script:
+        "../scripts/judge_sweep.py"
+
+
 rule steer:
-    """Steered answers: off-target mitigation and cross-lingual steering."""
+    """Steered answers: off-target mitigation and cross-lingual steering (with the sweep's chosen settings)."""
     input:
         model=model_json,
         questions=question_files,
         neurons=steering_neurons,
         stats=language_stats,
+        chosen=chosen_strengths,
     output:
         R.pattern("steered"),
     log:
@@ -67,7 +134,7 @@ rule steer:
     params:
         model=model_cfg,
         generation=config["generation"],
-        steering=config["steering"],
+        steering=steering_settings(),
         max_questions=config["questions"]["max_questions"],
         languages=LANGS,
         with_normal=not GEN_METHODS,

@@ -30,3 +30,31 @@ rule perplexity:
         block=config["uncertainty"]["block_tokens"],
     script:
         "../scripts/perplexity.py"
+
+
+rule deactivation_ppl:
+    """Own-language PPL as a growing share of each language's neurons is deactivated, the most specific first."""
+    input:
+        model=model_json,
+        valid=valid_tokens,
+        neurons=steering_neurons,
+        stats=language_stats,
+    output:
+        R.pattern("ppl_deactivation"),
+    log:
+        R.log("deactivation_ppl", "{model}"),
+    benchmark:
+        R.benchmark("deactivation_ppl", "{model}")
+    conda:
+        "../../envs/langneurons.yaml"
+    threads: GPU_THREADS
+    resources:
+        gpu=gpus,
+        mem_mb=mem_mb,
+        runtime=runtime,
+    params:
+        model=model_cfg,
+        languages=LANGS,
+        shares=SHARES,
+    script:
+        "../scripts/deactivation_ppl.py"

@@ -5,6 +5,7 @@ from langneurons.models import load_for_job
 from langneurons.neuronsets import load_neurons, validate_neurons
 from langneurons.runlog import start
 from langneurons.steering import run_steering
+from langneurons.sweep import read_chosen
 
 log = start(snakemake)
 languages, gen, cfg = snakemake.params.languages, snakemake.params.generation, snakemake.params.steering
@@ -16,6 +17,8 @@ first = snakemake.params.max_questions  # None = all
 questions = {
     lang: read_jsonl(path, ("id", "question"))[:first] for lang, path in zip(languages, snakemake.input.questions)
 }
+# with a sweep: per kind and target language the (mode, strength) it chose; else steering.mode and strength
+chosen = read_chosen(snakemake.input.chosen[0]) if snakemake.input.chosen else None
 records = run_steering(
     lm,
     neurons,
@@ -28,6 +31,8 @@ records = run_steering(
     {"model": snakemake.wildcards.model, "method": cfg["method"]},
     with_normal=snakemake.params.with_normal,
     progress=True,
+    chosen=chosen,
 )
 write_jsonl(records, snakemake.output[0])
-log.info("%d steered answers (mode %s, strength %s)", len(records), cfg["mode"], cfg["strength"])
+setting = chosen or f"mode {cfg['mode']}, strength {cfg['strength']}"
+log.info("%d steered answers (%s)", len(records), setting)

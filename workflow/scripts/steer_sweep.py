@@ -1,0 +1,38 @@
+from langneurons.activations import load_stats, stack_stats
+from langneurons.generation import load_instructions, load_template
+from langneurons.io import read_jsonl, write_jsonl
+from langneurons.models import load_for_job
+from langneurons.neuronsets import load_neurons, validate_neurons
+from langneurons.runlog import start
+from langneurons.steering import run_sweep, sweep_questions
+
+log = start(snakemake)
+languages, gen, cfg = snakemake.params.languages, snakemake.params.generation, snakemake.params.steering
+lm = load_for_job(snakemake)
+neurons = load_neurons(snakemake.input.neurons, languages)
+validate_neurons(neurons, languages, lm.num_layers, lm.num_neurons, snakemake.input.neurons)
+probs, means = stack_stats([load_stats(path) for path in snakemake.input.stats])
+every = {lang: read_jsonl(path, ("id", "question")) for lang, path in zip(languages, snakemake.input.questions)}
+questions = sweep_questions(every, cfg["sweep"]["questions"])  # the last ones: held out from the tables
+records = run_sweep(
+    lm,
+    neurons,
+    means,
+    probs,
+    questions,
+    load_template(gen["template"]),
+    load_instructions(gen["instructions"]),
+    gen,
+    cfg,
+    snakemake.params.modes,
+    {"model": snakemake.wildcards.model, "method": cfg["method"]},
+    progress=True,
+)
+write_jsonl(records, snakemake.output[0])
+log.info(
+    "%d sweep answers to questions %s (strengths %s, shares %s)",
+    len(records),
+    [q["id"] for q in questions[languages[0]]],
+    cfg["sweep"]["strengths"],
+    cfg["sweep"]["shares"],
+)
