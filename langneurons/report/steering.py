@@ -10,7 +10,9 @@ from .formatting import (
     PROMPT_CHARS,
     cell,
     fmt_float,
+    fmt_int,
     fmt_interval,
+    fmt_pct,
     fmt_share,
     heat,
     language_columns,
@@ -21,7 +23,7 @@ from .formatting import (
     truncate,
 )
 from .generation import CONFUSION_LABELS, lines_cell, pass_cell
-from .reading import RERUN, Run
+from .reading import RERUN, Run, read_csv
 
 CYAN = (8, 145, 178)
 OFFTARGET_LABELS = {
@@ -56,6 +58,7 @@ def build(run: Run) -> dict:
         blocks.append(
             {
                 "model": name,
+                "sweep": _sweep(run, name),
                 "offtarget_table": None if off is None else _offtarget_table(off, run.langs, off_ci),
                 "offtarget_path": str(run.path("offtarget", model=name)),
                 "crosslingual_tables": [] if cross is None else _crosslingual_tables(run, name, cross),
@@ -65,11 +68,171 @@ def build(run: Run) -> dict:
                 "missing": absent if len(absent) == len(files) else None,  # nothing at all for this model
             }
         )
+    steering = run.config["steering"]
     return {
         "models": blocks,
-        "configured": bool(run.config["steering"]["method"]),
+        "configured": bool(steering["method"]),
         "found": any(not b["missing"] for b in blocks),
+        "sweep_configured": bool(steering["method"]) and steering["sweep"]["strengths"] is not None,
+        "shares_configured": bool(steering["method"]) and bool(steering["sweep"]["shares"]),
     }
+
+
+# ------------------------------------------------------------------------------------------ the sweep
+SWEEP = ("kind", "target", "mode", "strength", "n", "success", "quality", "repetition", "base_success", "base_quality")
+CHOSEN = ("kind", "target", "mode", "strength", "passed", "success", "quality", "base_quality")
+DOSE = ("language", "share", "deactivated", "n", "in_language", "fallback", "detected", "quality", "repetition")
+DOSE_PPL = ("language", "share", "ppl", "relative")
+SWEEP_SAMPLE_PAIRS = 2  # per kind of steering, the answers of this many (question language, target) along the sweep
+
+
+def _read(run: Run, name: str, model: str, columns) -> pd.DataFrame | None:
+    """A sweep table; language codes stay text (pandas would read "na" or "nan" as missing)."""
+    return read_csv(run.path(name, model=model), columns=columns, keep_default_na=False, na_values=[""])
+
+
+def _setting(mode, strength) -> str:
+    return "unsteered" if mode is None or (isinstance(mode, float) and pd.isna(mode)) else f"{mode} {float(strength):g}"
+
+
+def _sweep(run: Run, name: str) -> dict | None:
+    """The sweep of one model: the chosen setting per kind and target, the curves (figures and table), answers
+    along the sweep, and the deactivation dose-response (figure and table); None when it was not configured."""
+    steering = run.config["steering"]
+    if not steering["method"] or (steering["sweep"]["strengths"] is None and not steering["sweep"]["shares"]):
+        return None
+    curves = _read(run, "sweep", name, SWEEP)
+    chosen = _read(run, "sweep_chosen", name, CHOSEN)
+    dose = _read(run, "sweep_deactivation", name, DOSE)
+    dose_ppl = _read(run, "ppl_deactivation", name, DOSE_PPL)
+    answers = run.jsonl("sweep_answers", model=name)
+    kinds = [k for k in KIND_LABELS if curves is not None and k in set(curves["kind"])]
+    return {
+        "chosen_table": None if chosen is None or chosen.empty else _chosen_table(chosen, run.langs),
+        "chosen_path": str(run.path("sweep_chosen", model=name)),
+        "figures": [{"kind": KIND_LABELS[k], "fig": run.figure("sweep_figure", model=name, kind=k)} for k in kinds],
+        "curve_table": None if curves is None or curves.empty else _curve_table(curves),
+        "samples": _sweep_samples(answers) if answers else None,
+        "dose_figure": run.figure("deactivation_figure", model=name) if steering["sweep"]["shares"] else None,
+        "dose_table": None if dose is None or dose.empty else _dose_table(dose, dose_ppl, run.langs),
+        "dose_path": str(run.path("sweep_deactivation", model=name)),
+        "questions": sorted({r["question_id"] for r in answers or []}),
+    }
+
+
+def _chosen_table(chosen: pd.DataFrame, langs: list[str]) -> dict:
+    rows = []
+    for kind in KIND_LABELS:
+        part = chosen[chosen["kind"] == kind]
+        for target in ordered(part["target"], langs):
+            r = part[part["target"] == target].iloc[0]
+            passed = str(r["passed"]).lower() == "true"
+            rows.append(
+                [
+                    cell(KIND_LABELS[kind]),
+                    target,
+                    cell(_setting(r["mode"], r["strength"]), "good" if passed else "warn"),
+                    cell("yes" if passed else "no: best success", "center"),
+                    num(fmt_share(r["success"])),
+                    num(fmt_float(r["quality"], 2)),
+                    num(fmt_float(r["base_quality"], 2)),
+                ]
+            )
+    head = ["Steering", "Target", "Chosen setting", "Passes the rule", "In target", "Quality", "Quality unsteered"]
+    return table(head, rows)
+
+
+def _curve_table(curves: pd.DataFrame) -> dict:
+    rows = []
+    for r in curves.itertuples():
+        rows.append(
+            [
+                cell(KIND_LABELS.get(r.kind, r.kind)),
+                r.target,
+                cell(_setting(r.mode, r.strength)),
+                num(fmt_int(r.n)),
+                num(fmt_share(r.success) + fmt_interval(r.success_lo, r.success_hi, fmt_share)),
+                num(fmt_share(r.lcpr)),
+                num(fmt_float(r.quality, 2) + fmt_interval(r.quality_lo, r.quality_hi, lambda v: fmt_float(v, 2))),
+                num(fmt_share(r.repetition)),
+                num(fmt_share(r.base_success)),
+                num(fmt_float(r.base_quality, 2)),
+                num(fmt_share(r.base_repetition)),
+            ]
+        )
+    head = ["Steering", "Target", "Setting", "Answers", "In target", "LCPR", "Quality", "Repetition"]
+    head += ["In target (unsteered)", "Quality (unsteered)", "Repetition (unsteered)"]
+    return table(head, rows)
+
+
+def _sweep_samples(answers: list[dict]) -> dict:
+    """For the first sweep question: per kind, the answers of the first (question language, target) pairs at
+    every point, after the unsteered answer to the same question; per language, the dose-response's answers."""
+    qid = answers[0].get("question_id")
+    first = [r for r in answers if r.get("question_id") == qid]
+    rows = []
+
+    def add(r, label):
+        rows.append(
+            [
+                cell(label),
+                r.get("language"),
+                cell(r.get("target") or "–"),
+                cell(
+                    _setting(r.get("mode"), r.get("strength")) if r["kind"] != "deactivation" else f"{r['share']:g} off"
+                ),
+                cell(r.get("lang_detected") or "–"),
+                num(fmt_float(r.get("score"), 1)),
+                num(fmt_share(r.get("repetition"))),
+                cell(marked_answer(r.get("answer"), r.get("foreign_spans"), ANSWER_CHARS), "text"),
+            ]
+        )
+
+    for kind in KIND_LABELS:
+        pairs = list(dict.fromkeys((r["language"], r["target"]) for r in first if r["kind"] == kind and r.get("mode")))
+        for language, target in pairs[:SWEEP_SAMPLE_PAIRS]:
+            base = "normal" if kind == "offtarget" else "unsteered"
+            for r in first:
+                if r["kind"] == kind and r["language"] == language and r["condition"] == base:
+                    add(r, KIND_LABELS[kind])
+            for r in first:
+                if r["kind"] == kind and r["language"] == language and r.get("target") == target and r.get("mode"):
+                    add(r, KIND_LABELS[kind])
+    for language in list(dict.fromkeys(r["language"] for r in first if r["kind"] == "deactivation"))[
+        :SWEEP_SAMPLE_PAIRS
+    ]:
+        for r in first:
+            if r["language"] == language and (
+                r["kind"] == "deactivation" or (r["kind"], r["condition"]) == ("offtarget", "normal")
+            ):
+                add({**r, "kind": "deactivation", "share": r.get("share") or 0.0}, "deactivation")
+    head = ["Steering", "Question language", "Target", "Setting", "Detected", "Score", "Repetition", "Answer"]
+    return {"question": qid, "answer_chars": ANSWER_CHARS, "table": table(head, rows, kind="text")}
+
+
+def _dose_table(dose: pd.DataFrame, ppl: pd.DataFrame | None, langs: list[str]) -> dict:
+    own = {} if ppl is None else {(r.language, float(r.share)): (r.ppl, r.relative) for r in ppl.itertuples()}
+    rows = []
+    for lang in ordered(dose["language"].unique(), langs):
+        for r in dose[dose["language"] == lang].itertuples():
+            value, relative = own.get((lang, float(r.share)), (None, None))
+            rows.append(
+                [
+                    lang,
+                    num(fmt_share(r.share, 0)),
+                    num(fmt_int(r.deactivated)),
+                    num(fmt_float(value, 2)),
+                    num(fmt_pct(relative, digits=0) if relative is not None else "–"),
+                    num(fmt_share(r.in_language)),
+                    cell(r.fallback if isinstance(r.fallback, str) and r.fallback else "–"),
+                    cell(r.detected),
+                    num(fmt_float(r.quality, 2)),
+                    num(fmt_share(r.repetition)),
+                ]
+            )
+    head = ["Language", "Share off", "Neurons off", "Own PPL", "PPL change", "Answers in language", "Falls back to"]
+    head += ["Answer languages", "Quality", "Repetition"]
+    return table(head, rows)
 
 
 CI = ("metric", "condition", "language", "lo", "hi")
