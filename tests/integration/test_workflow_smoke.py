@@ -151,6 +151,42 @@ def test_generation_and_steering_tables(smoke_run):
     assert len(cross) == len(pairs) * (len(pairs) - 1)
 
 
+def test_sweep_outputs(smoke_run):
+    """The sweep on its held-out questions: every point per kind and target, one chosen setting each, which the
+    main steering used; the dose-response's answers and perplexities; the figures."""
+    cfg, results, _, _ = smoke_run
+    langs, sweep, pairs = cfg["languages"], cfg["steering"]["sweep"], cfg["steering"]["crosslingual_languages"]
+    points = sum(len(v) for v in sweep["strengths"].values())
+
+    def table(*parts):
+        return pd.read_csv(results.joinpath(*parts), keep_default_na=False, na_values=[""])
+
+    curves = table("steering", "sweep.csv")
+    assert len(curves) == points * (len(langs) + len(pairs))
+    per_target = {"offtarget": sweep["questions"], "crosslingual": (len(pairs) - 1) * sweep["questions"]}
+    assert (curves["n"] == curves["kind"].map(per_target)).all()
+    assert curves[["success", "repetition"]].stack().between(0, 1).all() and curves["quality"].between(1, 5).all()
+    chosen = table("steering", "chosen.csv")
+    assert sorted(zip(chosen["kind"], chosen["target"])) == sorted(
+        [("offtarget", lang) for lang in langs] + [("crosslingual", lang) for lang in pairs]
+    )
+    setting = {(r.kind, r.target): (r.mode, r.strength) for r in chosen.itertuples()}
+    steered = pd.read_json(results / "steering" / "answers.jsonl", lines=True)
+    for r in steered[steered["target"].notna()].itertuples():  # the main steering ran with the chosen settings
+        assert (r.mode, r.strength) == setting[r.kind, r.target]
+    answers = pd.read_json(results / "steering" / "sweep.answers.jsonl", lines=True)
+    held_out = {f"q{i:02d}" for i in range(41 - sweep["questions"], 41)}  # the last of the 40 bundled questions
+    assert set(answers["question_id"]) == held_out and not held_out & set(steered["question_id"])
+    assert {"score", "lang_detected", "repetition", "line_pass"} <= set(answers.columns)
+    dose, ppl = table("steering", "deactivation.csv"), table("ppl", "deactivation.csv")
+    shares = [0.0, *sweep["shares"]]
+    for frame in (dose, ppl):
+        assert list(zip(frame["language"], frame["share"])) == [(lang, s) for lang in langs for s in shares]
+    assert (ppl[ppl["share"] == 0]["relative"] == 0).all() and (dose["n"] == sweep["questions"]).all()
+    for name in ("sweep_offtarget", "sweep_crosslingual", "deactivation"):
+        assert (results / "figures" / f"{name}.png").stat().st_size > 0
+
+
 def test_report_has_every_configured_section(smoke_run):
     """The page the report rule rendered from the real pipeline's files: every section has results."""
     cfg, _, _, _ = smoke_run
@@ -166,7 +202,10 @@ def test_report_has_every_configured_section(smoke_run):
     assert states == ["done"] * (len(SECTIONS) - 1)  # one model: each result section done
     methods = cfg["selection"]["methods"]
     stability = 1 if {"lape", "lap", "lave"} & set(methods) else 0
-    assert page.count("<img ") == 3 * len(methods) + 1 + stability  # layers, overlap, PPL per method; SES; stability
+    sweep = 2 + 1  # the sweep's curves (off-target, cross-lingual) and the deactivation dose-response
+    # layers, overlap, PPL per method; SES; stability; the sweep
+    assert page.count("<img ") == 3 * len(methods) + 1 + stability + sweep
+    assert "How strongly to steer" in sections["steering"] and "Deactivation dose-response" in sections["steering"]
     # uncertainty: the stability subsection, the random null, intervals in the PPL, generation and steering tables
     assert "How stable are these neurons?" in sections["neurons"] and "Split-half Jaccard" in sections["neurons"]
     assert "does the judge read the question?" in sections["generation"]
