@@ -38,6 +38,16 @@ def tiny_llama():
     return loaded("LlamaForCausalLM", num_layers=3, d_ff=48)
 
 
+@pytest.fixture
+def quick_stream_shutdown(monkeypatch):
+    """`datasets` sleeps 5 s after each streamed split so that PyArrow's threads stop before the interpreter might
+    exit (a crash at exit otherwise); the test process goes on running, so a short pause does (the tests that
+    stream a local Wikipedia or instruction copy: 35 s of sleep)."""
+    import datasets.config
+
+    monkeypatch.setattr(datasets.config, "SLEEP_TIME_ON_THREADS_SHUTDOWN", 0.1)
+
+
 # ------------------------------------------------------------------ the smoke workflow, run once per session
 def write_smoke_config(path: Path, results: Path, resources: Path, **changes) -> dict:
     """configs/smoke.yaml with results and prepared models elsewhere and top-level ``changes``, written to ``path``."""
