@@ -185,7 +185,7 @@ def test_uncertainty_outputs(smoke_run):
 
 
 def test_language_confusion_tables_and_corpus_check(smoke_run):
-    cfg, results, _, _ = smoke_run
+    cfg, results = smoke_run.cfg, smoke_run.model_results
     langs = cfg["languages"]
     confusion = pd.read_csv(results / "generation" / "lape.confusion.csv")
     assert list(confusion.columns) == ["metric", "condition", "language", "expected", "mean", "lo", "hi", "n"]
