@@ -250,12 +250,14 @@ def test_smoke_workflow_on_slurm_equals_local_run(work, reference):
 
 def test_failed_job_is_reported_and_resume_redoes_only_what_is_missing(work, reference):
     config, results = write_config(work, "resume", reference)
-    # A broken corpus file for zh (not JSON): the corpus rule sees its outputs and
-    # does not run, so tokenize[zh] fails inside its Slurm job; en and fr go on (--keep-going).
+    # A broken corpus file for zh (not JSON): the corpus rule sees all its outputs (the
+    # language check copied from the reference) and does not run, so tokenize[zh] fails
+    # inside its Slurm job; en and fr go on (--keep-going).
     corpus = results / "corpus"
     corpus.mkdir(parents=True)
     for split in ("train", "valid"):
         (corpus / f"zh.{split}.jsonl").write_text("this is not JSON\n")
+    shutil.copy2(reference.results / "corpus" / "zh.language_check.json", corpus / "zh.language_check.json")
 
     rc, text = snakemake(slurm_args(config, work / "resume_logs.1"), work / "resume.1.log")
     assert rc != 0, "a run with a failed job exited 0"
