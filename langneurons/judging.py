@@ -117,8 +117,8 @@ def preload_shares(judge, shares: list[dict], paths: list[str]) -> None:
     for k, (share, path) in enumerate(zip(shares, paths)):
         if (share.get("backend"), share.get("part"), share.get("parts")) != (judge.identity["backend"], k, len(shares)):
             raise InputFileError(
-                f"{path} is part {share.get('part')} of {share.get('parts')} of a {share.get('backend')} judge, not "
-                f"part {k} of {len(shares)} of the {judge.identity['backend']} judge: delete it and rerun judge_part"
+                f"{path} is part {share.get('part')} of {share.get('parts')} (judge {share.get('backend')}), not "
+                f"part {k} of {len(shares)} (judge {judge.identity['backend']}): delete it and rerun judge_part"
             )
     if hasattr(judge, "preload"):
         if len({share["batches"] for share in shares}) > 1:

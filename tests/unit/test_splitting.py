@@ -225,3 +225,37 @@ def test_local_judge_parts_give_the_one_job_scores(lm):
     merge.preload({(tuple(c), tuple(a)): v for share in shares[:-1] for c, a, v in share["likelihoods"]}, complete=True)
     with pytest.raises(Exception, match="lack"):
         merge.score(items)
+
+
+class CountingJudge:
+    """A judge without a model pass (as the openai judge): scores from the answer's length, counting requests."""
+
+    identity = {"backend": "openai", "model": "fake"}
+
+    def __init__(self):
+        self.asked = 0
+
+    def render(self, item):
+        return f"{item.question}|{item.answer}|{item.language}"
+
+    def score(self, items):
+        from langneurons.judge import Judgement
+
+        self.asked += len(items)
+        return [Judgement(1 + len(item.answer) % 5) for item in items]
+
+
+def test_an_api_judge_split_scores_each_answer_once_and_the_merge_asks_nothing_new(tmp_path):
+    from langneurons.judge import CachedJudge
+
+    items = [JudgeItem(f"question {k}", "answer " * k, "en") for k in range(11)]
+    one = CountingJudge().score(items)
+    backends = [CountingJudge() for _ in range(3)]
+    shares = [judge_share(CachedJudge(b, tmp_path), items, k, 3) for k, b in enumerate(backends)]
+    assert [b.asked for b in backends] == [3, 4, 4] and sum(s["scored"] for s in shares) == 11
+    merging = CountingJudge()
+    merge = CachedJudge(merging, tmp_path)
+    preload_shares(merge, shares, ["0.json", "1.json", "2.json"])
+    assert merge.score(items) == one and merging.asked == 0  # every score from the parts, through the cache
+    with pytest.raises(Exception, match=r"0.json is part 0 of 3 \(judge openai\), not part 0 of 2"):
+        preload_shares(merge, [shares[0], shares[2]], ["0.json", "2.json"])
