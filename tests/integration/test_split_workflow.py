@@ -66,7 +66,8 @@ def jobs_in(log: str) -> list[tuple[str, dict]]:
 
 
 def planned(config: Path) -> list[tuple[str, dict]]:
-    return jobs_in(snakemake(config, "-n").stdout)
+    run = snakemake(config, "-n")
+    return jobs_in(run.stdout + run.stderr)
 
 
 def part_jobs(jobs) -> set[tuple[str, str]]:
@@ -111,8 +112,8 @@ def test_split_stages_write_the_one_job_files_byte_for_byte(runs):
     assert {p.parts[0] for p in files} >= {"ppl", "generation", "steering", "neurons", "figures"}
     differ = [str(p) for p in files if not filecmp.cmp(one / MODEL / p, split / MODEL / p, shallow=False)]
     assert not differ, f"differ from the one-job run: {differ}"
-    parts = {p.relative_to(split / MODEL).parts[0]: p for p in (split / MODEL).rglob("parts/*")}
-    assert set(parts) == {"ppl", "generation", "steering", "judge"}
+    parts = {p.relative_to(split / MODEL).parts[0] for p in (split / MODEL).rglob("parts/*")} - {"stats"}
+    assert parts == {"ppl", "generation", "steering", "judge"}  # (stats/parts: stability, not jobs)
     assert len(list((split / MODEL / "ppl" / "parts").iterdir())) == 3
     assert len(list((split / MODEL / "ppl" / "null_parts").iterdir())) == 3
     assert len(list((split / MODEL / "generation" / "parts").iterdir())) == 3
@@ -120,19 +121,24 @@ def test_split_stages_write_the_one_job_files_byte_for_byte(runs):
 
 
 def test_a_missing_part_is_the_only_part_planned_again(runs):
+    """A part killed before it wrote its file: the merge never ran either."""
     _, split, config = runs
     assert not part_jobs(planned(config))  # finished: nothing to do
-    part = split / MODEL / "ppl" / "parts" / "1.pt"
-    saved = part.read_bytes()
-    stamp = part.stat()
-    part.unlink()
+    ppl = split / MODEL / "ppl"
+    kept = {p: (p.read_bytes(), p.stat()) for p in [ppl / "parts" / "1.pt", *ppl.glob("*.*")] if p.is_file()}
+    (ppl / "parts" / "1.pt").unlink()
+    for method in ("lape", "lap", "lave", "pv", "random"):  # the merge's files
+        for name in (f"{method}.csv", f"{method}.delta.csv", f"{method}.specificity.csv", f"{method}.nll.pt"):
+            (ppl / name).unlink()
     try:
         jobs = planned(config)
         assert part_jobs(jobs) == {("perplexity_part", "1")}
         assert "perplexity" in {rule for rule, _ in jobs}  # then the merge (and what reads its files)
     finally:
-        part.write_bytes(saved)
-        os.utime(part, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+        for path, (data, stamp) in kept.items():
+            path.write_bytes(data)
+            os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert not part_jobs(planned(config))
 
 
 def test_a_failed_part_is_the_only_part_run_again(runs):
@@ -154,7 +160,8 @@ def test_a_failed_part_is_the_only_part_run_again(runs):
     blocker.rmdir()
     jobs = planned(config)
     assert part_jobs(jobs) == {("perplexity_null_part", "1")}
-    ran = jobs_in(snakemake(config).stdout)
+    run = snakemake(config)
+    ran = jobs_in(run.stdout + run.stderr)
     assert part_jobs(ran) == {("perplexity_null_part", "1")}
     after = {p.name: p.stat().st_mtime_ns for p in parts.iterdir()}
     assert {name: t for name, t in after.items() if name != "1.pt"} == {n: t for n, t in before.items() if n != "1.pt"}
@@ -167,6 +174,7 @@ def test_a_killed_run_redoes_only_the_unfinished_parts(runs):
     parts = split / MODEL / "generation" / "parts"
     shutil.rmtree(parts)
     (split / MODEL / "generation" / "lape.raw.jsonl").unlink()
+    (split / MODEL / "generation" / "lape.answers.jsonl").unlink()  # killed before the merge and the judge ran
     logs = split / "logs" / "generate_part" / MODEL
     shutil.rmtree(logs, ignore_errors=True)
     # one job at a time: the first part finishes, the second is killed while it runs (or before it starts)
@@ -185,12 +193,13 @@ def test_a_killed_run_redoes_only_the_unfinished_parts(runs):
         while time.time() < deadline and len(list(logs.glob("*.log"))) < 2 and proc.poll() is None:
             time.sleep(0.2)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the process group this test started: snakemake and its jobs
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the process group this test started: snakemake and its jobs
         proc.wait()
     finished = {p.name: p.stat().st_mtime_ns for p in parts.iterdir() if p.suffix == ".jsonl"}
     assert 1 <= len(finished) < 3, finished
     snakemake(config, "--unlock")
-    redo = part_jobs(planned(config))
+    redo = {job for job in part_jobs(planned(config)) if job[0] == "generate_part"}  # (then the judge's, anew)
     assert redo == {("generate_part", f"lape{k}") for k in range(3) if f"lape.{k}.jsonl" not in finished}
     snakemake(config)
     assert {n: t for n, t in ((p.name, p.stat().st_mtime_ns) for p in parts.iterdir()) if n in finished} == finished
