@@ -21,6 +21,7 @@ import yaml
 from .bundled import DATA, INSTRUCTIONS, bundled_languages, bundled_questions_file, bundled_topic_count
 from .errors import ConfigError
 from .paths import PREPARED_MODEL, fill
+from .splitting import JOB_KEYS, NULL_BLOCK, StageWork, model_work
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ def _problems(cfg: dict, schema: dict) -> Iterator[str]:
     yield from _budget_problems(cfg)
     yield from _method_problems(cfg)
     yield from _null_draws_problems(cfg)
+    yield from _split_problems(cfg, schema)
     yield from _corpus_problems(cfg["corpus"], cfg["languages"])
     yield from _bundled_problems(cfg)
     yield from _language_id_problems(cfg)
@@ -307,6 +309,50 @@ def _null_draws_problems(cfg: dict) -> Iterator[str]:
             yield (
                 f"uncertainty.null_draws.{method}: {n} draws leave nothing to compare with; give it 1 or more "
                 f"(19 allow p = 0.05) or leave {method} out of the mapping (no null for it)"
+            )
+
+
+def questions_asked(cfg: dict, mvicuna_url: str | None = None) -> tuple[dict[str, int], bool]:
+    """Questions per language that generation and steering ask (the set cut at ``questions.max_questions``), and
+    whether every count is known before the questions job (a set not yet downloaded or named counts as 70)."""
+    if mvicuna_url is None:
+        mvicuna_url = _schema(str(SCHEMA))["properties"]["questions"]["properties"]["url"]["default"]
+    counts, first = question_counts(cfg, mvicuna_url), cfg["questions"]["max_questions"]
+    asked = {lang: min(counts.get(lang, first or MVICUNA_QUESTIONS), first or math.inf) for lang in cfg["languages"]}
+    return {lang: int(n) for lang, n in asked.items()}, set(counts) >= set(cfg["languages"]) or first is not None
+
+
+def split_work(cfg: dict, model: str) -> list[StageWork]:
+    """The GPU stages of ``model`` under a validated config: jobs and the work of the largest one
+    (``splitting.model_work``); the rules' wall times and ``langneurons plan`` read it."""
+    return model_work(cfg, model, ppl_methods(cfg), questions_asked(cfg)[0])
+
+
+def _split_problems(cfg: dict, schema: dict) -> Iterator[str]:
+    """A stage split into more jobs than it has work (the jobs' own minimum, 1, is the schema's)."""
+    mvicuna_url = schema["properties"]["questions"]["properties"]["url"]["default"]
+    known = questions_asked(cfg, mvicuna_url)[1]
+    what = {
+        "perplexity": "evaluations (each language with none and with each language's neurons off, per method)",
+        "perplexity_null": f"blocks of {NULL_BLOCK} rows (a random draw on one valid sequence) of the null",
+        "generate": f"batches of generation.batch_size ({cfg['generation']['batch_size']}) prompts per method",
+        "steer": f"batches of generation.batch_size ({cfg['generation']['batch_size']}) steering prompts",
+        "judge": "answers to judge",
+    }
+    fewest: dict[str, tuple[int, str]] = {}
+    for name in cfg["models"]:
+        for work in split_work(cfg, name):
+            if work.stage in JOB_KEYS and (known or work.stage in ("perplexity", "perplexity_null")):
+                if work.stage not in fewest or work.units < fewest[work.stage][0]:
+                    fewest[work.stage] = (work.units, name)
+    for stage, (units, name) in fewest.items():
+        section, key = JOB_KEYS[stage]
+        jobs = cfg[section][key]
+        if units and jobs > units:  # no work at all is another check's to report
+            model = f" of models.{name}" if len(cfg["models"]) > 1 else ""
+            yield (
+                f"{section}.{key}: {jobs} jobs for {units} {what[stage]}{model}: a job would have nothing to do; "
+                f"set at most {units}"
             )
 
 

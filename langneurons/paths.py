@@ -39,6 +39,9 @@ RESULT_PATTERNS = {
     "ppl_nll": "{model}/ppl/{method}.nll.pt",
     "ppl_ci": "{model}/ppl/{method}.ci.csv",
     "ppl_null": "{model}/ppl/null.csv",
+    # the parts of split stages (perplexity.jobs, uncertainty.null_jobs, ...), merged into the files above/below
+    "ppl_part": "{model}/ppl/parts/{part}.pt",
+    "null_part": "{model}/ppl/null_parts/{part}.pt",
     # sentence embedding similarity
     "ses": "{model}/ses.csv",
     # figures
@@ -47,6 +50,7 @@ RESULT_PATTERNS = {
     "stability_figure": "{model}/figures/stability.png",
     # generation under deactivation
     "generated": "{model}/generation/{method}.raw.jsonl",
+    "generated_part": "{model}/generation/parts/{method}.{part}.jsonl",
     "answers": "{model}/generation/{method}.answers.jsonl",
     "quality": "{model}/generation/{method}.quality.csv",
     "quality_control": "{model}/generation/{method}.quality_control.csv",
@@ -56,6 +60,7 @@ RESULT_PATTERNS = {
     "confusion": "{model}/generation/{method}.confusion.csv",  # accuracy, LPR, WPR, LCPR with intervals
     # steering
     "steered": "{model}/steering/raw.jsonl",
+    "steered_part": "{model}/steering/parts/{part}.jsonl",
     "steering_answers": "{model}/steering/answers.jsonl",
     "offtarget": "{model}/steering/offtarget.csv",
     "crosslingual": "{model}/steering/crosslingual.csv",
@@ -64,6 +69,7 @@ RESULT_PATTERNS = {
     "steering_confusion": "{model}/steering/confusion.csv",
     # judging and the report
     "judge_cache": "judge_cache",
+    "judge_part": "{model}/judge/parts/{part}.json",
     "report": "report/index.html",
 }
 

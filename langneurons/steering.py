@@ -59,14 +59,18 @@ def run_steering(
     meta: dict,
     with_normal: bool,
     progress: bool = False,
+    part: int = 0,
+    parts: int = 1,
 ) -> list[dict]:
     """All steered answers, one record per answer (``kind``: offtarget or crosslingual).
 
     ``questions``: language -> [{"id", "question"}], languages in neuron-file
     order; ``means``: [layers, d_ff, languages] mean activations;
     ``with_normal``: also answer the off-target questions without intervention.
+    ``part`` of ``parts``: only that job's even share of the batches (off-target, then cross-lingual;
+    ``steering.jobs``); the shares of all jobs, in order, are one job's records.
     """
-    from .generation import run_conditions, steering_plan
+    from .generation import batch_share, condition_items, run_items, steering_plan
 
     languages = list(questions)
     if means is None:
@@ -89,13 +93,18 @@ def run_steering(
         crosslingual.setdefault(crosslingual_condition(target), {})[source] = (plan, target)
     cross_prompts = instructed if cfg["crosslingual_instruction"] else prompts_for(questions, template, None)
 
-    records = []
+    kinds = []
     for kind, conditions, prompts in (
         ("offtarget", offtarget, instructed),
         ("crosslingual", crosslingual, cross_prompts),
     ):
         plans = {name: {lang: plan for lang, (plan, _) in per_lang.items()} for name, per_lang in conditions.items()}
-        for record in run_conditions(lm, questions, prompts, plans, gen_cfg, {**meta, "kind": kind}, progress):
+        kinds.append((kind, conditions, condition_items(questions, prompts, plans)))
+    # each kind is answered in batches from its start; steering.jobs slices the batches of both, in order
+    shares = batch_share([len(items) for *_, items in kinds], gen_cfg["batch_size"], part, parts)
+    records = []
+    for (kind, conditions, items), share in zip(kinds, shares):
+        for record in run_items(lm, items[share], gen_cfg, {**meta, "kind": kind}, progress):
             record["target"] = conditions[record["condition"]][record["language"]][1]
             records.append(record)
     return records

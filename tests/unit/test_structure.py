@@ -78,23 +78,30 @@ def test_cycle_finder_finds_a_cycle():
 
 
 def test_the_config_gate_imports_only_light_modules():
-    """config reads the schema, the bundled data's index, the paths table and the errors at import; nothing
-    else (a lazy import of neuronsets reads an imported neuron file, only for configs that import one)."""
+    """config reads the schema, the bundled data's index, the paths table, the stages' splitting and the errors
+    at import; nothing else (a lazy import of neuronsets reads an imported neuron file, only for configs that
+    import one)."""
     graph = import_graph()
     files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     top = {
         name: imports(files[name], set(graph), top_level_only=True)
         for name in ("langneurons.config", "langneurons.methods", "langneurons.paths", "langneurons.bundled")
     }
-    assert top["langneurons.config"] <= {"langneurons.bundled", "langneurons.errors", "langneurons.paths"}
+    assert top["langneurons.config"] <= {
+        "langneurons.bundled",
+        "langneurons.errors",
+        "langneurons.paths",
+        "langneurons.splitting",
+    }
     assert graph["langneurons.errors"] == set() and graph["langneurons.paths"] == set()
+    assert graph["langneurons.splitting"] == set()  # the stages' work and jobs: arithmetic on the config
     assert top["langneurons.methods"] <= {"langneurons.errors"}  # the algorithms load when a method runs
     assert top["langneurons.bundled"] <= {"langneurons.errors", "langneurons.io"}
     assert graph["langneurons.config"] - top["langneurons.config"] <= {"langneurons.neuronsets"}
 
 
 def test_parse_time_modules_do_not_import_torch_at_module_level():
-    for name in ("config", "methods", "paths", "bundled", "errors", "io"):
+    for name in ("config", "methods", "paths", "bundled", "errors", "io", "splitting"):
         tree = ast.parse((PACKAGE / f"{name}.py").read_text(encoding="utf-8"))
         top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
         names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names} | {
