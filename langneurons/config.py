@@ -21,6 +21,7 @@ import yaml
 from .bundled import DATA, INSTRUCTIONS, bundled_languages, bundled_questions_file, bundled_topic_count
 from .errors import ConfigError
 from .paths import PREPARED_MODEL, fill
+from .tasks import BUNDLED_PREFIX, include_paths, local_data_problems, task_specs, unknown_task_problems, uses_bundled
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,7 @@ def _problems(cfg: dict, schema: dict) -> Iterator[str]:
     yield from _corpus_problems(cfg["corpus"], cfg["languages"])
     yield from _bundled_problems(cfg)
     yield from _language_id_problems(cfg)
+    yield from _tasks_problems(cfg)
     if _generates(cfg):
         mvicuna_url = schema["properties"]["questions"]["properties"]["url"]["default"]
         yield from _generation_problems(cfg, mvicuna_url)
@@ -265,6 +267,7 @@ def _method_problems(cfg: dict) -> Iterator[str]:
         "generation.methods": cfg["generation"]["methods"],
         "perplexity.methods": cfg["perplexity"]["methods"] or [],
         "steering.method": [cfg["steering"]["method"]] if cfg["steering"]["method"] else [],
+        "tasks.methods": cfg["tasks"]["methods"],
     }
     for key, names in used.items():
         missing = [m for m in names if m not in methods]
@@ -389,6 +392,44 @@ def _language_id_problems(cfg: dict) -> Iterator[str]:
             f"{_names(unknown)}; it knows the ISO 639-1 codes {_names(supported)}. Drop those languages, or set "
             "corpus.language_filter: false and skip generation and steering (generation.methods: [], steering.method: null)"
         )
+
+
+def _tasks_problems(cfg: dict) -> Iterator[str]:
+    """The downstream tasks: each mapped to a configured language, each name a task of the harness or of the
+    user's folders, local data files present (the harness itself is imported only for a name the quick scan of
+    its task files does not find)."""
+    tasks = cfg["tasks"]
+    if not tasks["methods"]:
+        return
+    languages = cfg["languages"]
+    specs = task_specs(cfg)
+    if tasks["tasks"] is not None and not tasks["tasks"]:
+        yield "tasks.tasks: no task; map harness tasks to their languages ({xnli_fr: fr}), or null for the bundled task"
+    if not specs:  # the bundled task (tasks.tasks null) and no language of the bundled corpus: no stage
+        return
+    for name, spec in specs.items():
+        if spec["language"] is None:
+            yield (
+                f"tasks.tasks.{name}: no language; map each task to the language it tests, one of "
+                f"{_names(languages)} (e.g. {name}: {languages[0]})"
+            )
+        elif spec["language"] not in languages:
+            yield f"tasks.tasks.{name}: its language {spec['language']} is not in languages ({_names(languages)})"
+    folders = include_paths(cfg)
+    missing = [f for f in folders if not Path(f).is_dir()]
+    for folder in missing:
+        yield f"tasks.include_path: folder {folder} does not exist; give folders of task YAML files"
+    bundled = [lang for lang in uses_bundled(cfg) if lang not in languages]
+    if bundled:
+        yield (
+            f"tasks.tasks: {_names(BUNDLED_PREFIX + lang for lang in bundled)}: the bundled task is built for the "
+            f"configured languages only ({_names(languages)})"
+        )
+    if tasks["tasks"] is None or missing:
+        return
+    names = [n for n in specs if not n.startswith(BUNDLED_PREFIX)]
+    yield from unknown_task_problems(names, folders)
+    yield from local_data_problems(names, folders)
 
 
 def _generation_problems(cfg: dict, mvicuna_url: str) -> Iterator[str]:

@@ -4,6 +4,7 @@ import re
 from langneurons.config import ppl_methods, validate_workflow_config
 from langneurons.methods import rates_of, stability_methods, statistics_methods
 from langneurons.paths import PREPARED_MODEL, Results, fill
+from langneurons.tasks import task_methods, task_specs, uses_bundled
 
 validate_workflow_config(config)
 
@@ -35,6 +36,9 @@ SHARDS = config["counting"]["shards"]
 STABILITY_METHODS = [m for m in METHODS if m in stability_methods()]
 NULL_DRAWS = config["uncertainty"]["null_draws"] if PPL_METHODS else 0
 PV = config["selection"]["pv"]
+TASK_METHODS = task_methods(config)
+TASK_SPECS = task_specs(config)  # {task: {language, metric}}
+TASK_CONDITIONS = config["tasks"]["conditions"]
 GPU_THREADS = 8
 
 
@@ -186,6 +190,33 @@ def judge_api_slots(wildcards):
     return 1 if config["judge"]["backend"] == "openai" else 0
 
 
+def task_random_neurons(wildcards):
+    """The random neurons of the random condition (matched to each task's language)."""
+    return [R.pattern("neurons", model=wildcards.model, method="random")] if "random" in TASK_CONDITIONS else []
+
+
+def task_stats(wildcards):
+    """The statistics whose mean activations the steered conditions set (only read when they run)."""
+    return language_stats(wildcards) if "steered" in TASK_CONDITIONS else []
+
+
+def bundled_task_files(wildcards):
+    langs = uses_bundled(config)
+    return expand(R.pattern("bundled_task"), lang=langs) + expand(R.pattern("bundled_task_data"), lang=langs)
+
+
+def task_steering():
+    """The steering settings of the steered conditions (none when they do not run: changing them reruns nothing)."""
+    return {k: config["steering"][k] for k in ("mode", "strength")} if "steered" in TASK_CONDITIONS else {}
+
+
+def task_targets():
+    names = ("task_table", "task_specificity", "task_samples", "task_harness", "task_figure")
+    return [
+        R.pattern(name, model=model, method=method) for name in names for model in MODELS for method in TASK_METHODS
+    ]
+
+
 def generation_targets():
     if not (GEN_METHODS or STEER_METHOD):
         return []
@@ -239,6 +270,7 @@ def all_targets():
         + expand(R.pattern("ses"), model=MODELS)
         + [f for model in MODELS for f in figures(model)]
         + [R.pattern("ses_figure")]
+        + task_targets()
         + generation_targets()
         + comparison_targets()
         + uncertainty_targets()
