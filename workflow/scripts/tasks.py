@@ -68,7 +68,7 @@ runs = run_conditions(
     progress=lambda c, names: log.info("condition %s: %s", c, ", ".join(names)),
 )
 table = task_table(runs, specs, tasks, unc["bootstrap_samples"], unc["seed"], unc["confidence"])
-table.to_csv(snakemake.output.table, index=False, float_format="%.6g")
+table.to_csv(snakemake.output.table, index=False)  # full precision: the harness's own numbers
 spec = task_specificity(table, languages)
 spec.to_csv(snakemake.output.specificity, float_format="%.6g")
 lines = write_samples(runs, snakemake.output.samples)
