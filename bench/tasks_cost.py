@@ -54,6 +54,7 @@ def main() -> None:
         w, c = time.perf_counter(), cpu()
         out = fn()
         times.setdefault(name, []).append((time.perf_counter() - w, cpu() - c))
+        print(name, [round(x, 2) for x in times[name][-1]], flush=True)  # as it goes (stderr keeps the progress)
         return out
 
     for r in range(args.rounds):
