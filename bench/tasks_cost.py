@@ -44,7 +44,7 @@ def main() -> None:
     lm = load_prepared(Path(args.resources) / "models" / "gemma3-270m")
     valid = {lang: load_tokens(Path(args.results) / "gemma3-270m" / "tokens" / f"{lang}.valid.pt") for lang in LANGS}
     specs = {f"langneurons_next_word_{lang}": {"language": lang, "metric": None} for lang in LANGS}
-    manager, tasks = load_harness_tasks(specs, [str(Path(args.results) / "tasks" / "bundled")])
+    manager, tasks = load_harness_tasks(specs, [str(Path(args.results) / "gemma3-270m" / "tasks" / "bundled")])
     settings = {"num_fewshot": None, "limit": None, "bootstrap_iters": 1000, "seed": 1234}
     models = {b: harness_model(lm, b) for b in args.batch}
     times: dict[str, list[tuple[float, float]]] = {}

@@ -40,8 +40,8 @@ RESULT_PATTERNS = {
     "ppl_ci": "{model}/ppl/{method}.ci.csv",
     "ppl_null": "{model}/ppl/null.csv",
     # downstream tasks (lm-evaluation-harness) under every condition
-    "bundled_task_data": "tasks/bundled/{lang}.jsonl",  # the bundled offline task's items
-    "bundled_task": "tasks/bundled/langneurons_next_word_{lang}.yaml",  # its harness YAML
+    "bundled_task_data": "{model}/tasks/bundled/{lang}.jsonl",  # the bundled offline task's items (per tokenizer)
+    "bundled_task": "{model}/tasks/bundled/langneurons_next_word_{lang}.yaml",  # its harness YAML
     "task_table": "{model}/tasks/{method}.csv",  # conditions x tasks x metrics, change from normal, intervals
     "task_specificity": "{model}/tasks/{method}.specificity.csv",
     "task_samples": "{model}/tasks/{method}.samples.jsonl.gz",  # the harness's per-sample logs

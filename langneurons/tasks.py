@@ -26,7 +26,7 @@ import logging
 import os
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -132,11 +132,23 @@ def _cut(sentence: str, lang: str) -> tuple[str, str] | None:
     return None
 
 
-def bundled_items(lang: str, valid_topics: int, items: int, choices: int, seed: int) -> list[dict]:
+def bundled_items(
+    lang: str,
+    valid_topics: int,
+    items: int,
+    choices: int,
+    seed: int,
+    one_token: Callable[[str, str], bool] | None = None,
+) -> list[dict]:
     """The bundled next-word task of ``lang``: from the bundled corpus's valid passages (the topics that neither
     counting nor PV sees), the first sentence of every passage, then the second, ...; in each, a short context
     (its first words) and the word that follows. The other choices are the answers of other passages' sentences
     (never the answer itself), so one choice fits the context and the others come from other topics.
+
+    ``one_token(context, word)``: whether the analysed model's tokenizer continues ``context`` with ``word`` in one
+    token. Given, items whose answer is one token come first and distractors of one token are preferred: the
+    harness then scores all choices of an item in one forward pass (it shares the context's logits among one-token
+    continuations), which makes the task several times cheaper; other items and words fill in where too few are.
 
     Returns ``[{"id", "topic", "context", "choices", "label"}]``: the first ``items`` such items (fewer where the
     valid split has fewer sentences with a place to cut), the choices shuffled with ``seed``.
@@ -150,16 +162,20 @@ def bundled_items(lang: str, valid_topics: int, items: int, choices: int, seed: 
             cut = _cut(sents[j], lang) if j < len(sents) else None
             if cut:
                 candidates.append((topic, *cut))
+    single = one_token or (lambda context, word: True)
+    ordered = sorted(candidates, key=lambda c: not single(c[1], c[2]))  # stable: one-token answers first
     rng = random.Random(f"{seed}-{lang}")
     rows = []
-    for n, (topic, context, answer) in enumerate(candidates[:items]):
+    for n, (topic, context, answer) in enumerate(ordered[:items]):
         pool = sorted({a for t, _, a in candidates if t != topic and a != answer})
         if len(pool) < choices - 1:
             raise ConfigError(
                 f"tasks.bundled.choices: {choices} choices need {choices - 1} other words, and {lang}'s valid "
                 f"passages give {len(pool)}; use fewer choices or more corpus.valid_topics"
             )
-        options = [answer, *rng.sample(pool, choices - 1)]
+        short = [w for w in pool if single(context, w)]
+        picked = rng.sample(short, choices - 1) if len(short) >= choices - 1 else rng.sample(pool, choices - 1)
+        options = [answer, *picked]
         rng.shuffle(options)
         rows.append(
             {
@@ -171,6 +187,20 @@ def bundled_items(lang: str, valid_topics: int, items: int, choices: int, seed: 
             }
         )
     return rows
+
+
+def one_token_test(tokenizer, lang: str) -> Callable[[str, str], bool]:
+    """``one_token(context, word)`` for a tokenizer, as the harness splits a request: the tokens of context +
+    delimiter + word past those of the context alone."""
+    delimiter = "" if lang in CHARACTER_LANGUAGES else " "
+    lengths: dict[str, int] = {}
+
+    def count(text: str) -> int:
+        if text not in lengths:
+            lengths[text] = len(tokenizer(text)["input_ids"])
+        return lengths[text]
+
+    return lambda context, word: count(context + delimiter + word) - count(context) == 1
 
 
 def bundled_task_config(lang: str, data_file: str | Path) -> dict:
@@ -190,16 +220,23 @@ def bundled_task_config(lang: str, data_file: str | Path) -> dict:
     }
 
 
-def write_bundled_task(lang: str, cfg: dict, data_path: str | Path, yaml_path: str | Path) -> int:
-    """Write a language's bundled task (its JSONL items and harness YAML); returns the number of items."""
+def write_bundled_task(
+    lang: str, cfg: dict, data_path: str | Path, yaml_path: str | Path, tokenizer=None
+) -> tuple[int, int]:
+    """Write a language's bundled task (its JSONL items and harness YAML) for a model's ``tokenizer``; returns
+    the number of items and how many of them have every choice in one token."""
     from .io import atomic_write, write_jsonl
 
     bundled = cfg["tasks"]["bundled"]
-    rows = bundled_items(lang, cfg["corpus"]["valid_topics"], bundled["items"], bundled["choices"], bundled["seed"])
+    one_token = one_token_test(tokenizer, lang) if tokenizer is not None else None
+    rows = bundled_items(
+        lang, cfg["corpus"]["valid_topics"], bundled["items"], bundled["choices"], bundled["seed"], one_token
+    )
     write_jsonl(rows, data_path)
     with atomic_write(yaml_path) as fh:
         fh.write(yaml.safe_dump(bundled_task_config(lang, data_path), allow_unicode=True, sort_keys=False))
-    return len(rows)
+    single = sum(all(one_token(r["context"], c) for c in r["choices"]) for r in rows) if one_token else 0
+    return len(rows), single
 
 
 # -------------------------------------------------------------------------------------- task names (light)

@@ -148,3 +148,27 @@ def test_condition_plans_share_a_plan_across_tasks_and_match_random_to_the_task_
     assert plans["random"]["a"] is not plans["random"]["b"]  # random neurons matched to each task's language
     assert plans["random"]["b"][0][0].index.tolist() == [7]
     assert plans["to_zh"]["a"][0][0].mode == "replace"
+
+
+def test_one_token_answers_come_first_and_one_token_distractors_are_preferred():
+    def one_token(context, word):  # a tokenizer whose vocabulary holds the words of 5 letters or fewer
+        return len(word) <= 5
+
+    items = bundled_items("en", 16, 24, 4, 0, one_token)
+    plain = bundled_items("en", 16, 24, 4, 0)
+    assert len(items) == 24 and items != plain
+    for item in items:
+        assert all(len(c) <= 5 for c in item["choices"])  # enough short words: every choice one "token"
+    few = bundled_items("en", 16, 200, 4, 0, one_token)  # more items than one-token answers: the rest follow
+    answers = [i["choices"][i["label"]] for i in few]
+    firsts = [len(a) <= 5 for a in answers]
+    assert firsts == sorted(firsts, reverse=True) and not all(firsts)
+
+
+def test_one_token_test_splits_as_the_harness_does():
+    from langneurons.models.tiny import byte_tokenizer
+    from langneurons.tasks import one_token_test
+
+    test = one_token_test(byte_tokenizer(), "en")
+    assert not test("The cat", "sat")  # " sat": 4 bytes
+    assert one_token_test(byte_tokenizer(), "zh")("The cat", "s")  # no delimiter in zh: one byte

@@ -39,6 +39,7 @@ PV = config["selection"]["pv"]
 TASK_METHODS = task_methods(config)
 TASK_SPECS = task_specs(config)  # {task: {language, metric}}
 TASK_CONDITIONS = config["tasks"]["conditions"]
+BUNDLED_TASK_LANGS = uses_bundled(config)
 GPU_THREADS = 8
 
 
@@ -201,8 +202,9 @@ def task_stats(wildcards):
 
 
 def bundled_task_files(wildcards):
-    langs = uses_bundled(config)
-    return expand(R.pattern("bundled_task"), lang=langs) + expand(R.pattern("bundled_task_data"), lang=langs)
+    return per_model("bundled_task", wildcards, lang=BUNDLED_TASK_LANGS) + per_model(
+        "bundled_task_data", wildcards, lang=BUNDLED_TASK_LANGS
+    )
 
 
 def task_steering():

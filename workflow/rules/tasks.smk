@@ -3,19 +3,23 @@ localrules:
 
 
 rule bundled_tasks:
-    """The bundled offline task of a language (harness YAML over a JSONL file), from the bundled valid passages."""
+    """The bundled offline task of every language (harness YAML over a JSONL file), from the bundled valid passages;
+    one-token answers preferred for the model's tokenizer (the harness then scores an item in one forward pass)."""
+    input:
+        model=model_json,
     output:
-        data=R.pattern("bundled_task_data"),
-        task=R.pattern("bundled_task"),
+        data=expand(R.pattern("bundled_task_data"), lang=BUNDLED_TASK_LANGS, allow_missing=True),
+        task=expand(R.pattern("bundled_task"), lang=BUNDLED_TASK_LANGS, allow_missing=True),
     log:
-        R.log("bundled_tasks", "{lang}"),
+        R.log("bundled_tasks", "{model}"),
     benchmark:
-        R.benchmark("bundled_tasks", "{lang}")
+        R.benchmark("bundled_tasks", "{model}")
     conda:
         "../../envs/langneurons.yaml"
     params:
         bundled=config["tasks"]["bundled"],
         valid_topics=config["corpus"]["valid_topics"],
+        languages=BUNDLED_TASK_LANGS,
     script:
         "../scripts/bundled_tasks.py"
 
