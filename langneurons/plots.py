@@ -34,6 +34,7 @@ def task_heatmap(change: pd.DataFrame, title: str, path) -> None:
     width = 1.6 + 0.62 * max(change.shape[1], 1)
     fig, ax = plt.subplots(figsize=(min(width, 30), 1.2 + 0.45 * max(change.shape[0], 1)))
     values = change.astype(float) * 100
+    values.columns = [str(c).removeprefix("langneurons_") for c in values.columns]  # the bundled task: next_word_xx
     bound = max(float(values.abs().max().max()) if values.size else 0.0, 1.0)
     annotate = change.shape[1] <= 24
     sns.heatmap(
@@ -48,6 +49,9 @@ def task_heatmap(change: pd.DataFrame, title: str, path) -> None:
     )
     ax.set_xlabel("task")
     ax.set_ylabel("condition")
+    ax.tick_params(axis="y", labelrotation=0)
+    ax.tick_params(axis="x", labelrotation=45)
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     ax.set_title(title)
     _save(fig, path)
 
