@@ -419,11 +419,12 @@ def _tasks_problems(cfg: dict) -> Iterator[str]:
     missing = [f for f in folders if not Path(f).is_dir()]
     for folder in missing:
         yield f"tasks.include_path: folder {folder} does not exist; give folders of task YAML files"
-    bundled = [lang for lang in uses_bundled(cfg) if lang not in languages]
+    have = bundled_languages("corpus")
+    bundled = [lang for lang in uses_bundled(cfg) if lang not in languages or lang not in have]
     if bundled:
         yield (
             f"tasks.tasks: {_names(BUNDLED_PREFIX + lang for lang in bundled)}: the bundled task is built for the "
-            f"configured languages only ({_names(languages)})"
+            f"configured languages that the bundled corpus covers only ({_names(l for l in languages if l in have)})"
         )
     if tasks["tasks"] is None or missing:
         return

@@ -270,6 +270,11 @@ CASES = [
         "tasks.include_path",
     ),
     ("task-data-missing", lambda c, t: user_task(c, t, data=False), "tasks.tasks.mine_en"),
+    (
+        "task-bundled-other-language",
+        lambda c, t: at(c, "tasks").update(tasks={"langneurons_next_word_de": "en"}),
+        "tasks.tasks",
+    ),
     ("task-method-not-selected", lambda c, t: at(c, "tasks").update(methods=["lap_budget"]), "tasks.methods"),
 ]
 
