@@ -42,6 +42,14 @@ RESULT_PATTERNS = {
     # the parts of split stages (perplexity.jobs, uncertainty.null_jobs, ...), merged into the files above/below
     "ppl_part": "{model}/ppl/parts/{part}.pt",
     "null_part": "{model}/ppl/null_parts/{part}.pt",
+    # downstream tasks (lm-evaluation-harness) under every condition
+    "bundled_task_data": "{model}/tasks/bundled/{lang}.jsonl",  # the bundled offline task's items (per tokenizer)
+    "bundled_task": "{model}/tasks/bundled/langneurons_next_word_{lang}.yaml",  # its harness YAML
+    "task_table": "{model}/tasks/{method}.csv",  # conditions x tasks x metrics, change from normal, intervals
+    "task_specificity": "{model}/tasks/{method}.specificity.csv",
+    "task_samples": "{model}/tasks/{method}.samples.jsonl.gz",  # the harness's per-sample logs
+    "task_harness": "{model}/tasks/{method}.harness.json",  # the harness's results, configs and versions
+    "task_figure": "{model}/figures/tasks_{method}.png",  # heat map of the change from normal
     # sentence embedding similarity
     "ses": "{model}/ses.csv",
     # figures

@@ -46,6 +46,11 @@ JUDGE_PASS_TOKENS = 128
 SES_ITEM_TOKENS = 64
 #: Forward-pass equivalents of one PV tuning step per token (forward, backward, the optimizer).
 TUNING_COST = 3
+# The tasks stage: forward tokens of one harness document (its choices scored one by one; a few hundred tokens
+# of context each for the multiple-choice tasks of the field), and the documents assumed of a task whose size the
+# config does not fix (tasks.limit null; most multilingual test sets have a few hundred to a few thousand).
+TASK_DOCUMENT_TOKENS = 1024
+TASK_DOCUMENTS_ASSUMED = 2000
 
 #: The config key that splits each stage, as (section, key).
 JOB_KEYS = {
@@ -142,11 +147,19 @@ def null_evaluations(cfg: dict, methods: Sequence[str]) -> int:
     return distinct * len(cfg["languages"])
 
 
-def model_work(cfg: dict, model: str, ppl_methods: Sequence[str], questions: dict[str, int]) -> list[StageWork]:
+def model_work(
+    cfg: dict,
+    model: str,
+    ppl_methods: Sequence[str],
+    questions: dict[str, int],
+    task_methods: Sequence[str] = (),
+    task_documents: dict[str, int | None] | None = None,
+) -> list[StageWork]:
     """Every GPU stage of ``model`` under a validated config, in pipeline order.
 
     ``ppl_methods``: the methods of the perplexity matrices; ``questions``: questions per language that
-    generation and steering ask (each language's set, cut at ``questions.max_questions``).
+    generation and steering ask (each language's set, cut at ``questions.max_questions``); ``task_methods``:
+    the methods of the tasks stage, ``task_documents``: documents per harness task (None: not known).
     """
     languages, corpus, settings = cfg["languages"], cfg["corpus"], cfg["models"][model]
     n_lang, gpus = len(languages), settings["gpus"]
@@ -200,6 +213,8 @@ def model_work(cfg: dict, model: str, ppl_methods: Sequence[str], questions: dic
         work.decoded = work.answers * max_new
         out.append(work)
         answers += offtarget + crosslingual
+    if task_methods and task_documents:
+        out.append(_tasks_work(cfg, task_methods, task_documents, gpus))
     if answers:
         backend = cfg["judge"]["backend"]
         work = _split(cfg, "judge", answers, "answers", 0, gpus if backend == "local" else 0)
@@ -210,6 +225,21 @@ def model_work(cfg: dict, model: str, ppl_methods: Sequence[str], questions: dic
             work.notes.append(f"backend {backend}: no GPU")
         out.append(work)
     return out
+
+
+def _tasks_work(cfg: dict, methods: Sequence[str], documents: dict[str, int | None], gpus: int) -> StageWork:
+    """One job per method: every task under every condition (normal, random, each language's neurons off or
+    steered)."""
+    kinds, n_lang = cfg["tasks"]["conditions"], len(cfg["languages"])
+    conditions = 1 + ("random" in kinds) + n_lang * (("deactivated" in kinds) + ("steered" in kinds))
+    notes = ["one per method", f"{conditions} conditions"]
+    unknown = [task for task, n in documents.items() if n is None]
+    if unknown:
+        notes.append(f"{len(unknown)} tasks of unknown size taken as {TASK_DOCUMENTS_ASSUMED} documents (tasks.limit)")
+    total = sum(TASK_DOCUMENTS_ASSUMED if n is None else n for n in documents.values())
+    return StageWork(
+        "tasks", len(methods), 0, "", tokens=conditions * total * TASK_DOCUMENT_TOKENS, gpus=gpus, notes=notes
+    )
 
 
 def _split(cfg: dict, stage: str, units: int, unit: str, tokens_per_unit: float, gpus: int) -> StageWork:

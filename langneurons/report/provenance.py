@@ -37,6 +37,8 @@ STAGE_ORDER = [
     "perplexity",
     "perplexity_ci",
     "perplexity_null",
+    "bundled_tasks",
+    "tasks",
     "ses",
     "model_figures",
     "ses_figure",

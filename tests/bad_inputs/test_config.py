@@ -255,7 +255,45 @@ CASES = [
         "uncertainty.null_draws",
     ),
     ("language-unknown-to-lingua", lambda c, t: unknown_language(c, t), "languages"),
+    # downstream tasks (lm-evaluation-harness)
+    ("task-unknown", lambda c, t: at(c, "tasks").update(tasks={"xnli_frr": "fr"}), "tasks.tasks.xnli_frr"),
+    ("task-without-language", lambda c, t: at(c, "tasks").update(tasks={"xnli_fr": None}), "tasks.tasks.xnli_fr"),
+    ("task-list-without-languages", lambda c, t: at(c, "tasks").update(tasks=["xnli_fr"]), "tasks.tasks.xnli_fr"),
+    (
+        "task-language-not-configured",
+        lambda c, t: at(c, "tasks").update(tasks={"xnli_es": "es"}),
+        "tasks.tasks.xnli_es",
+    ),
+    ("task-harness-group", lambda c, t: at(c, "tasks").update(tasks={"xnli": "fr"}), "tasks.tasks.xnli"),
+    ("task-none", lambda c, t: at(c, "tasks").update(tasks={}), "tasks.tasks"),
+    (
+        "task-folder-missing",
+        lambda c, t: at(c, "tasks").update(include_path=[str(t / "no-tasks")], tasks={"mine": "en"}),
+        "tasks.include_path",
+    ),
+    ("task-data-missing", lambda c, t: user_task(c, t, data=False), "tasks.tasks.mine_en"),
+    (
+        "task-bundled-other-language",
+        lambda c, t: at(c, "tasks").update(tasks={"langneurons_next_word_de": "en"}),
+        "tasks.tasks",
+    ),
+    ("task-method-not-selected", lambda c, t: at(c, "tasks").update(methods=["lap_budget"]), "tasks.methods"),
 ]
+
+
+def user_task(cfg, tmp, data=True):
+    """A task folder in the harness's YAML format over a local JSON file (``mine_en``), mapped to en."""
+    folder = tmp / "my_tasks"
+    folder.mkdir()
+    rows = tmp / "mine.jsonl"
+    if data:
+        rows.write_text('{"context": "The cat sat on the", "choices": ["mat", "sky"], "label": 0}\n', encoding="utf-8")
+    (folder / "mine.yaml").write_text(
+        f"task: mine_en\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {rows}\ntest_split: test\n"
+        "output_type: multiple_choice\ndoc_to_text: context\ndoc_to_choice: choices\ndoc_to_target: label\n",
+        encoding="utf-8",
+    )
+    at(cfg, "tasks").update(include_path=[str(folder)], tasks={"mine_en": "en"})
 
 
 def imports(cfg, tmp, layers):
@@ -367,6 +405,8 @@ ONE_LINE_CASES = [
     ("imported-other-model", None),
     ("null-draws-per-method-zero", None),
     ("language-unknown-to-lingua", None),
+    ("task-unknown", None),
+    ("task-without-language", None),
 ]
 
 
@@ -438,6 +478,24 @@ def test_settings_that_the_choice_ignores_are_named_in_a_warning(tmp_path, caplo
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any(w.startswith("Config warning: judge.model: judge.backend local does not read it") for w in warnings)
     assert any(w.startswith("Config warning: judge.base_url:") for w in warnings), warnings
+
+
+def test_the_unknown_task_line_names_it_and_how_to_list_tasks(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad_config(lambda c, t: at(c, "tasks").update(tasks={"xnli_frr": "fr"}), tmp_path), SCHEMA)
+    (line,) = str(err.value).splitlines()[:1]
+    assert "xnli_frr" in line and "`lm-eval ls tasks`" in line and "did you mean xnli_fr" in line
+
+
+def test_a_user_task_with_its_data_passes_and_bundled_task_names_need_no_harness_lookup(tmp_path):
+    validate_config(bad_config(user_task, tmp_path), SCHEMA)
+    cfg = bad_config(lambda c, t: at(c, "tasks").update(tasks={"langneurons_next_word_zh": "zh"}), tmp_path)
+    validate_config(cfg, SCHEMA)
+
+
+def test_the_tasks_stage_is_checked_only_when_it_runs(tmp_path):
+    cfg = bad_config(lambda c, t: at(c, "tasks").update(tasks={"xnli_frr": None}, methods=[]), tmp_path)
+    validate_config(cfg, SCHEMA)
 
 
 def test_the_shipped_configs_give_no_warning(caplog):

@@ -149,7 +149,10 @@ def test_report_has_every_configured_section(smoke_run):
     assert states == ["done"] * (len(SECTIONS) - 1)  # one model: each result section done
     methods = cfg["selection"]["methods"]
     stability = 1 if {"lape", "lap", "lave"} & set(methods) else 0
-    assert page.count("<img ") == 3 * len(methods) + 1 + stability  # layers, overlap, PPL per method; SES; stability
+    tasks = len(cfg.get("tasks", {}).get("methods", ["lape"]))  # the schema's default: lape
+    # layers, overlap, PPL per method; SES; stability; the task heat map per task method
+    assert page.count("<img ") == 3 * len(methods) + 1 + stability + tasks
+    assert "Downstream tasks" in sections["tasks"] and "langneurons_next_word_zh" in sections["tasks"]
     # uncertainty: the stability subsection, the random null, intervals in the PPL, generation and steering tables
     assert "How stable are these neurons?" in sections["neurons"] and "Split-half Jaccard" in sections["neurons"]
     assert "does the judge read the question?" in sections["generation"]
@@ -157,7 +160,7 @@ def test_report_has_every_configured_section(smoke_run):
         r"shuffled control scores below the matched answers in \d+ of\s+\d+ languages", sections["generation"]
     )
     assert "Against the random null" in sections["ppl"] and "above every random draw" in sections["ppl"]
-    for key in ("ppl", "generation", "steering"):
+    for key in ("ppl", "tasks", "generation", "steering"):
         assert re.search(r"<td[^>]*>[^<]*\[[^<]*, [^<]*\][^<]*</td>", sections[key]), f"no interval in {key}"
 
 

@@ -85,14 +85,23 @@ def test_the_config_gate_imports_only_light_modules():
     files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     top = {
         name: imports(files[name], set(graph), top_level_only=True)
-        for name in ("langneurons.config", "langneurons.methods", "langneurons.paths", "langneurons.bundled")
+        for name in (
+            "langneurons.config",
+            "langneurons.methods",
+            "langneurons.paths",
+            "langneurons.bundled",
+            "langneurons.tasks",
+        )
     }
     assert top["langneurons.config"] <= {
         "langneurons.bundled",
         "langneurons.errors",
         "langneurons.paths",
         "langneurons.splitting",
+        "langneurons.tasks",
     }
+    # the tasks module's names and bundled items are read while Snakemake parses; the harness loads in its job
+    assert top["langneurons.tasks"] <= {"langneurons.bundled", "langneurons.errors"}
     assert graph["langneurons.errors"] == set() and graph["langneurons.paths"] == set()
     assert graph["langneurons.splitting"] == set()  # the stages' work and jobs: arithmetic on the config
     assert top["langneurons.methods"] <= {"langneurons.errors"}  # the algorithms load when a method runs
@@ -101,11 +110,11 @@ def test_the_config_gate_imports_only_light_modules():
 
 
 def test_parse_time_modules_do_not_import_torch_at_module_level():
-    for name in ("config", "methods", "paths", "bundled", "errors", "io", "splitting"):
+    for name in ("config", "methods", "paths", "bundled", "errors", "io", "splitting", "tasks"):
         tree = ast.parse((PACKAGE / f"{name}.py").read_text(encoding="utf-8"))
         top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
         names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names} | {
             n.module for n in top if isinstance(n, ast.ImportFrom) and n.module
         }
-        assert not any(m.split(".")[0] == "torch" for m in names), name
+        assert not any(m.split(".")[0] in ("torch", "lm_eval", "pandas") for m in names), name
     assert sys.modules  # (the parse itself is checked in a fresh interpreter: tests/integration/test_parse.py)

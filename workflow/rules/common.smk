@@ -5,6 +5,7 @@ from langneurons.config import ppl_methods, split_work, validate_workflow_config
 from langneurons.methods import rates_of, stability_methods, statistics_methods
 from langneurons.paths import PREPARED_MODEL, Results, fill
 from langneurons.splitting import JOB_KEYS, jobs_of, runtime_minutes
+from langneurons.tasks import task_methods, task_specs, uses_bundled
 
 validate_workflow_config(config)
 
@@ -36,6 +37,10 @@ SHARDS = config["counting"]["shards"]
 STABILITY_METHODS = [m for m in METHODS if m in stability_methods()]
 NULL_DRAWS = config["uncertainty"]["null_draws"] if PPL_METHODS else 0
 PV = config["selection"]["pv"]
+TASK_METHODS = task_methods(config)
+TASK_SPECS = task_specs(config)  # {task: {language, metric}}
+TASK_CONDITIONS = config["tasks"]["conditions"]
+BUNDLED_TASK_LANGS = uses_bundled(config)
 GPU_THREADS = 8
 # Jobs of each split stage (perplexity.jobs, uncertainty.null_jobs, generation.jobs, steering.jobs, judge.jobs):
 # with 1 the stage's rule does the work; with more, `<rule>_part` jobs each do a slice and the rule merges them
@@ -222,6 +227,34 @@ def judge_api_slots(wildcards):
     return 1 if config["judge"]["backend"] == "openai" else 0
 
 
+def task_random_neurons(wildcards):
+    """The random neurons of the random condition (matched to each task's language)."""
+    return [R.pattern("neurons", model=wildcards.model, method="random")] if "random" in TASK_CONDITIONS else []
+
+
+def task_stats(wildcards):
+    """The statistics whose mean activations the steered conditions set (only read when they run)."""
+    return language_stats(wildcards) if "steered" in TASK_CONDITIONS else []
+
+
+def bundled_task_files(wildcards):
+    return per_model("bundled_task", wildcards, lang=BUNDLED_TASK_LANGS) + per_model(
+        "bundled_task_data", wildcards, lang=BUNDLED_TASK_LANGS
+    )
+
+
+def task_steering():
+    """The steering settings of the steered conditions (none when they do not run: changing them reruns nothing)."""
+    return {k: config["steering"][k] for k in ("mode", "strength")} if "steered" in TASK_CONDITIONS else {}
+
+
+def task_targets():
+    names = ("task_table", "task_specificity", "task_samples", "task_harness", "task_figure")
+    return [
+        R.pattern(name, model=model, method=method) for name in names for model in MODELS for method in TASK_METHODS
+    ]
+
+
 def generation_targets():
     if not (GEN_METHODS or STEER_METHOD):
         return []
@@ -275,6 +308,7 @@ def all_targets():
         + expand(R.pattern("ses"), model=MODELS)
         + [f for model in MODELS for f in figures(model)]
         + [R.pattern("ses_figure")]
+        + task_targets()
         + generation_targets()
         + comparison_targets()
         + uncertainty_targets()
