@@ -23,6 +23,11 @@ include: "workflow/rules/ses.smk"
 include: "workflow/rules/figures.smk"
 
 
+if TASK_METHODS:
+
+    include: "workflow/rules/tasks.smk"
+
+
 if GEN_METHODS or STEER_METHOD:
 
     include: "workflow/rules/generation.smk"

@@ -1,10 +1,12 @@
-"""Command line: selection and inspection of neuron files outside Snakemake.
+"""Command line: selection and inspection of neuron files outside Snakemake, and the cost of a run.
 
 langneurons identify --activations en.pt zh.pt ... --languages en zh ... --method lape --out lape.neuron.pth
 langneurons inspect lape.neuron.pth --languages en zh fr es vi id ja
+langneurons plan --configfile configs/paper-llama2-7b.yaml --gpus 8
 
 identify writes the same file as the workflow's select_neurons rule for the same statistics and settings;
-settings not given take the config schema's defaults (the paper's).
+settings not given take the config schema's defaults (the paper's). plan prints, per GPU stage, its jobs,
+the work of the largest one and the GPU-hours and wall time it takes, from the models' throughput settings.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import textwrap
 
 from .config import default_languages, section_with_defaults
 from .errors import BadInput, CommandError
@@ -105,6 +108,116 @@ def cmd_inspect(args) -> None:
     print(jaccard.round(3).to_string())
 
 
+def _count(value: float) -> str:
+    """1234567 -> 1.2M, 31000 -> 31k, 512 -> 512."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.0f}"
+
+
+def _hours(seconds: float) -> str:
+    hours = seconds / 3600
+    return f"{hours:.2f}" if hours < 10 else f"{hours:.0f}"
+
+
+def plan_lines(cfg: dict, gpus: int) -> list[str]:
+    """``langneurons plan``'s report for a validated config: per model and GPU stage, jobs, the largest job's
+    work and time, GPU-hours and the wall time on ``gpus`` GPUs (stages one after the other)."""
+    from .config import split_work
+    from .splitting import runtime_minutes
+
+    lines = []
+    for name, settings in cfg["models"].items():
+        throughput = settings["throughput"]
+        slots = max(1, gpus // max(settings["gpus"], 1))
+        lines += [
+            f"model {name}: {settings['gpus']} GPU(s) per job, {gpus} GPU(s): {slots} job(s) at once",
+            f"throughput (models.{name}.throughput): forward {_count(throughput['forward'])} tokens/s, "
+            f"decode {_count(throughput['decode'])} new tokens/s",
+            "",
+        ]
+        header = ("stage", "jobs", "split by", "work of the largest job", "share", "h/job", "limit", "GPU-h", "wall h")
+        rows, total_gpu, total_wall = [], 0.0, 0.0
+        for work in split_work(cfg, name):
+            seconds = work.seconds(throughput)
+            job_gpus = work.gpus
+            gpu_seconds = seconds * work.jobs * job_gpus
+            wall = -(-work.jobs // (max(1, gpus // job_gpus) if job_gpus else work.jobs)) * seconds
+            total_gpu, total_wall = total_gpu + gpu_seconds, total_wall + wall
+            what = [f"{work.largest} {work.unit}"] if work.units and work.unit != "answers" else []
+            what += [f"{work.answers} answers"] if work.answers else []
+            what += [f"{_count(work.tokens)} tokens"] if work.tokens else []
+            what += [f"<= {_count(work.decoded)} new tokens"] if work.decoded else []
+            key = f"{work.key} = {cfg_value(cfg, work.key)}" if work.key else "; ".join(work.notes) or "-"
+            limit = settings["runtime"] or runtime_minutes(work, throughput)
+            rows.append(
+                (
+                    work.stage,
+                    str(work.jobs),
+                    key,
+                    ", ".join(what) + ("" if job_gpus else " (no GPU)"),
+                    f"{100 * work.share:.1f}%",
+                    _hours(seconds) if job_gpus else "-",
+                    f"{limit} min" if job_gpus else "-",
+                    _hours(gpu_seconds),
+                    _hours(wall) if job_gpus else "-",
+                )
+            )
+        rows.append(("total", "", "", "", "", "", "", _hours(total_gpu), _hours(total_wall)))
+        widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+        for row in (header, tuple("-" * w for w in widths), *rows):
+            lines.append(
+                "  ".join(
+                    cell.ljust(w) if i in (0, 2, 3) else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))
+                ).rstrip()
+            )
+        note = (
+            "h/job: the largest job's work at the throughput (loading the model not counted); limit: the wall time "
+            f"its cluster job asks for (models.{name}.runtime, or x1.5 + 10 min); GPU-h: all jobs; wall h: on "
+            f"{gpus} GPU(s), stage after stage. New tokens are counted as if every answer ran to "
+            "generation.max_new_tokens (an upper bound)."
+        )
+        lines += ["", *textwrap.wrap(note, 110), ""]
+    return lines
+
+
+def cfg_value(cfg: dict, dotted: str):
+    node = cfg
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def cmd_plan(args) -> None:
+    import yaml
+
+    from .config import validate_config
+
+    try:
+        with open(args.configfile, encoding="utf-8") as fh:
+            cfg = yaml.safe_load(fh) or {}
+    except OSError as err:
+        raise CommandError(f"cannot read {args.configfile}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise CommandError(f"{args.configfile} is not YAML: {err}") from None
+    if not isinstance(cfg, dict):
+        raise CommandError(f"{args.configfile} holds no config (a YAML mapping of keys)")
+    validate_config(cfg)
+    print(f"langneurons plan: {args.configfile} on {args.gpus} GPU(s)")
+    print("\n".join(plan_lines(cfg, args.gpus)))
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="langneurons", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -149,6 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     insp.add_argument("file")
     insp.add_argument("--languages", nargs="+", help="language codes in the file's order")
     insp.set_defaults(func=cmd_inspect)
+
+    plan = sub.add_parser("plan", help="jobs, work, GPU-hours and wall time of each GPU stage of a config")
+    plan.add_argument("--configfile", required=True, help="the config to run (e.g. configs/paper-llama2-7b.yaml)")
+    plan.add_argument("--gpus", type=positive, default=1, help="GPUs the run gets at once (default 1)")
+    plan.set_defaults(func=cmd_plan)
     return parser
 
 

@@ -21,6 +21,16 @@ import yaml
 from .bundled import DATA, INSTRUCTIONS, bundled_languages, bundled_questions_file, bundled_topic_count
 from .errors import ConfigError
 from .paths import PREPARED_MODEL, fill
+from .splitting import JOB_KEYS, NULL_BLOCK, StageWork, model_work
+from .tasks import (
+    BUNDLED_PREFIX,
+    include_paths,
+    local_data_problems,
+    task_methods,
+    task_specs,
+    unknown_task_problems,
+    uses_bundled,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +132,11 @@ def _problems(cfg: dict, schema: dict) -> Iterator[str]:
     yield from _budget_problems(cfg)
     yield from _method_problems(cfg)
     yield from _null_draws_problems(cfg)
+    yield from _split_problems(cfg, schema)
     yield from _corpus_problems(cfg["corpus"], cfg["languages"])
     yield from _bundled_problems(cfg)
     yield from _language_id_problems(cfg)
+    yield from _tasks_problems(cfg)
     if _generates(cfg):
         mvicuna_url = schema["properties"]["questions"]["properties"]["url"]["default"]
         yield from _generation_problems(cfg, mvicuna_url)
@@ -309,6 +321,7 @@ def _method_problems(cfg: dict) -> Iterator[str]:
         "generation.methods": cfg["generation"]["methods"],
         "perplexity.methods": cfg["perplexity"]["methods"] or [],
         "steering.method": [cfg["steering"]["method"]] if cfg["steering"]["method"] else [],
+        "tasks.methods": cfg["tasks"]["methods"],
     }
     for key, names in used.items():
         missing = [m for m in names if m not in methods]
@@ -351,6 +364,57 @@ def _null_draws_problems(cfg: dict) -> Iterator[str]:
             yield (
                 f"uncertainty.null_draws.{method}: {n} draws leave nothing to compare with; give it 1 or more "
                 f"(19 allow p = 0.05) or leave {method} out of the mapping (no null for it)"
+            )
+
+
+def questions_asked(cfg: dict, mvicuna_url: str | None = None) -> tuple[dict[str, int], bool]:
+    """Questions per language that generation and steering ask (the set cut at ``questions.max_questions``), and
+    whether every count is known before the questions job (a set not yet downloaded or named counts as 70)."""
+    if mvicuna_url is None:
+        mvicuna_url = _schema(str(SCHEMA))["properties"]["questions"]["properties"]["url"]["default"]
+    counts, first = question_counts(cfg, mvicuna_url), cfg["questions"]["max_questions"]
+    asked = {lang: min(counts.get(lang, first or MVICUNA_QUESTIONS), first or math.inf) for lang in cfg["languages"]}
+    return {lang: int(n) for lang, n in asked.items()}, set(counts) >= set(cfg["languages"]) or first is not None
+
+
+def split_work(cfg: dict, model: str) -> list[StageWork]:
+    """The GPU stages of ``model`` under a validated config: jobs and the work of the largest one
+    (``splitting.model_work``); the rules' wall times and ``langneurons plan`` read it."""
+    return model_work(cfg, model, ppl_methods(cfg), questions_asked(cfg)[0], task_methods(cfg), task_documents(cfg))
+
+
+def task_documents(cfg: dict) -> dict[str, int | None]:
+    """Documents per harness task of the tasks stage: the bundled task's items, else ``tasks.limit`` (None when
+    neither fixes it)."""
+    limit, bundled_items = cfg["tasks"]["limit"], cfg["tasks"]["bundled"]["items"]
+    return {task: bundled_items if task.startswith(BUNDLED_PREFIX) else limit for task in task_specs(cfg)}
+
+
+def _split_problems(cfg: dict, schema: dict) -> Iterator[str]:
+    """A stage split into more jobs than it has work (the jobs' own minimum, 1, is the schema's)."""
+    mvicuna_url = schema["properties"]["questions"]["properties"]["url"]["default"]
+    known = questions_asked(cfg, mvicuna_url)[1]
+    what = {
+        "perplexity": "evaluations (each language with none and with each language's neurons off, per method)",
+        "perplexity_null": f"blocks of {NULL_BLOCK} rows (a random draw on one valid sequence) of the null",
+        "generate": f"batches of generation.batch_size ({cfg['generation']['batch_size']}) prompts per method",
+        "steer": f"batches of generation.batch_size ({cfg['generation']['batch_size']}) steering prompts",
+        "judge": "answers to judge",
+    }
+    fewest: dict[str, tuple[int, str]] = {}
+    for name in cfg["models"]:
+        for work in split_work(cfg, name):
+            if work.stage in JOB_KEYS and (known or work.stage in ("perplexity", "perplexity_null")):
+                if work.stage not in fewest or work.units < fewest[work.stage][0]:
+                    fewest[work.stage] = (work.units, name)
+    for stage, (units, name) in fewest.items():
+        section, key = JOB_KEYS[stage]
+        jobs = cfg[section][key]
+        if units and jobs > units:  # no work at all is another check's to report
+            model = f" of models.{name}" if len(cfg["models"]) > 1 else ""
+            yield (
+                f"{section}.{key}: {jobs} jobs for {units} {what[stage]}{model}: a job would have nothing to do; "
+                f"set at most {units}"
             )
 
 
@@ -435,6 +499,45 @@ def _language_id_problems(cfg: dict) -> Iterator[str]:
             f"{_names(unknown)}; it knows the ISO 639-1 codes {_names(supported)}. Drop those languages, or set "
             "corpus.language_filter: false and skip generation and steering (generation.methods: [], steering.method: null)"
         )
+
+
+def _tasks_problems(cfg: dict) -> Iterator[str]:
+    """The downstream tasks: each mapped to a configured language, each name a task of the harness or of the
+    user's folders, local data files present (the harness itself is imported only for a name the quick scan of
+    its task files does not find)."""
+    tasks = cfg["tasks"]
+    if not tasks["methods"]:
+        return
+    languages = cfg["languages"]
+    specs = task_specs(cfg)
+    if tasks["tasks"] is not None and not tasks["tasks"]:
+        yield "tasks.tasks: no task; map harness tasks to their languages ({xnli_fr: fr}), or null for the bundled task"
+    if not specs:  # the bundled task (tasks.tasks null) and no language of the bundled corpus: no stage
+        return
+    for name, spec in specs.items():
+        if spec["language"] is None:
+            yield (
+                f"tasks.tasks.{name}: no language; map each task to the language it tests, one of "
+                f"{_names(languages)} (e.g. {name}: {languages[0]})"
+            )
+        elif spec["language"] not in languages:
+            yield f"tasks.tasks.{name}: its language {spec['language']} is not in languages ({_names(languages)})"
+    folders = include_paths(cfg)
+    missing = [f for f in folders if not Path(f).is_dir()]
+    for folder in missing:
+        yield f"tasks.include_path: folder {folder} does not exist; give folders of task YAML files"
+    have = bundled_languages("corpus")
+    bundled = [lang for lang in uses_bundled(cfg) if lang not in languages or lang not in have]
+    if bundled:
+        yield (
+            f"tasks.tasks: {_names(BUNDLED_PREFIX + lang for lang in bundled)}: the bundled task is built for the "
+            f"configured languages that the bundled corpus covers only ({_names(l for l in languages if l in have)})"
+        )
+    if tasks["tasks"] is None or missing:
+        return
+    names = [n for n in specs if not n.startswith(BUNDLED_PREFIX)]
+    yield from unknown_task_problems(names, folders)
+    yield from local_data_problems(names, folders)
 
 
 def _generation_problems(cfg: dict, mvicuna_url: str) -> Iterator[str]:

@@ -21,6 +21,7 @@ from .bundled import GENERATION_TEMPLATE, INSTRUCTIONS
 from .hooks import NeuronHooks, Plan, activation_plan, combine, deactivation_plan
 from .models import LoadedModel
 from .selection import Neurons
+from .splitting import part_range
 
 STOPS = ("\nQ:", "\nA:")  # the authors' stop strings: the model starts a new question or answer
 
@@ -170,29 +171,38 @@ def answer_rows(
         )
 
 
-def run_conditions(
-    lm: LoadedModel,
-    questions: dict[str, list[dict]],
-    prompts: dict[str, list[str]],
-    plans: dict[str, dict[str, Plan]],
-    gen_cfg: dict,
-    meta: dict,
-    progress: bool = False,
-) -> list[dict]:
-    """Generate for every (condition, question language) plan; one record per answer.
+#: One prompt of the generation and steering experiments: (condition, question language, question, prompt, plan).
+Item = tuple[str, str, dict, str, Plan]
 
-    All prompts of all conditions go through ``generate`` in batches of
-    ``gen_cfg["batch_size"]``, each row under its own plan
-    (``NeuronHooks.set_row_plans``): on a large vocabulary each decoding step
-    reads the whole LM head, so full batches are much faster than one batch per
-    plan, and a row's answer is the one it gets alone under its plan.
-    """
-    items = [
+
+def condition_items(
+    questions: dict[str, list[dict]], prompts: dict[str, list[str]], plans: dict[str, dict[str, Plan]]
+) -> list[Item]:
+    """Every (condition, question language) plan's prompts, in the order one job answers them."""
+    return [
         (condition, lang, question, prompt, plan)
         for condition, per_lang in plans.items()
         for lang, plan in per_lang.items()
         for question, prompt in zip(questions[lang], prompts[lang], strict=True)
     ]
+
+
+def batch_share(items: int, batch_size: int, part: int, parts: int) -> slice:
+    """Job ``part`` of ``parts``'s share of ``items`` answered in batches of ``batch_size`` from the first: an
+    even share of the batches, whole ones (so the job's batches are exactly one job's)."""
+    share = part_range(-(-items // batch_size), part, parts)
+    return slice(share.start * batch_size, min(share.stop * batch_size, items))
+
+
+def run_items(lm: LoadedModel, items: list[Item], gen_cfg: dict, meta: dict, progress: bool = False) -> list[dict]:
+    """Answer ``items`` (``condition_items``) in batches of ``gen_cfg["batch_size"]``; one record per answer.
+
+    All prompts of all conditions go through ``generate`` in batches, each row
+    under its own plan (``NeuronHooks.set_row_plans``): on a large vocabulary
+    each decoding step reads the whole LM head, so full batches are much faster
+    than one batch per plan, and a row's answer is the one it gets alone under
+    its plan.
+    """
     answers = answer_rows(lm, [prompt for _, _, _, prompt, _ in items], [plan for *_, plan in items], gen_cfg, progress)
     return [
         {
@@ -206,3 +216,25 @@ def run_conditions(
         }
         for (condition, lang, question, prompt, _), answer in zip(items, answers, strict=True)
     ]
+
+
+def run_conditions(
+    lm: LoadedModel,
+    questions: dict[str, list[dict]],
+    prompts: dict[str, list[str]],
+    plans: dict[str, dict[str, Plan]],
+    gen_cfg: dict,
+    meta: dict,
+    progress: bool = False,
+    part: int = 0,
+    parts: int = 1,
+) -> list[dict]:
+    """Generate for every (condition, question language) plan; one record per answer.
+
+    ``part`` of ``parts``: only that job's even share of the batches of
+    ``gen_cfg["batch_size"]`` prompts (``generation.jobs``); the shares of all
+    jobs, in order, are one job's records (``run_items``).
+    """
+    items = condition_items(questions, prompts, plans)
+    share = batch_share(len(items), gen_cfg["batch_size"], part, parts)
+    return run_items(lm, items[share], gen_cfg, meta, progress)

@@ -18,9 +18,10 @@ from collections import Counter
 import pandas as pd
 
 from .confusion import TABLE_COLUMNS
-from .errors import ConfigError, JudgeError
+from .errors import ConfigError, InputFileError, JudgeError
 from .evaluation import annotate_languages, condition_table, crosslingual_table, expected_language, offtarget_table
 from .judge import CachedJudge, JudgeItem
+from .splitting import part_range
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,14 @@ def judge_item(record: dict) -> JudgeItem:
     return JudgeItem(question=record["question"], answer=record["answer"], language=expected_language(record))
 
 
+def distinct_items(records: list[dict]) -> list[JudgeItem]:
+    """What the judge is asked: each distinct item of ``records`` once, in first-seen order."""
+    return list(dict.fromkeys(judge_item(r) for r in records))
+
+
 def score_answers(records: list[dict], judge) -> None:
     """Set ``score`` and ``score_missing`` (why there is no score, else None) on every record."""
-    items = list(dict.fromkeys(judge_item(r) for r in records))  # distinct, in first-seen order
+    items = distinct_items(records)
     verdicts = dict(zip(items, judge.score(items)))
     for r in records:
         verdict = verdicts[judge_item(r)]
@@ -67,6 +73,58 @@ def judge_answers(records: list[dict], languages: list[str], judge, max_missing:
     score_answers(records, judge)
     if judge.identity["backend"] != "none":  # a disabled judge scores nothing, on purpose
         check_missing(records, max_missing, cached=isinstance(judge, CachedJudge))
+
+
+def answers_to_judge(
+    generated: dict[str, list[dict]], steered: list[dict], seed: int
+) -> tuple[dict[str, list[dict]], list[dict]]:
+    """The shuffled control of each method's answers, and every record the judge scores (generation, steering,
+    control), in the order the judge job scores them."""
+    control = {method: shuffled_control(records, seed) for method, records in generated.items()}
+    return control, [r for records in (*generated.values(), steered, *control.values()) for r in records]
+
+
+# ------------------------------------------------------------------ judging split into jobs (judge.jobs)
+def judge_share(judge, items: list[JudgeItem], part: int, parts: int) -> dict:
+    """What job ``part`` of ``parts`` of judging ``items`` (``distinct_items``) computes, as a JSON object.
+
+    A judge with a model pass (the local judge) computes the likelihoods of its even share of the batches one
+    job would run (``LocalJudge.likelihood_batches``), so the merged scores are one job's to the last bit;
+    any other judge scores its share of the items (the openai judge's cache keeps them for the merge).
+    """
+    record = {"backend": judge.identity["backend"], "part": part, "parts": parts}
+    if hasattr(judge, "likelihood_batches"):
+        batches = judge.likelihood_batches(items)
+        share = part_range(len(batches), part, parts)
+        values = judge.likelihoods([batches[k] for k in share])
+        log.info("judge part %d of %d: %d of %d likelihood batches", part + 1, parts, len(share), len(batches))
+        return {
+            **record,
+            "batches": len(batches),
+            "likelihoods": [[list(c), list(a), v] for (c, a), v in values.items()],
+        }
+    share = part_range(len(items), part, parts)
+    share = items[share.start : share.stop]
+    verdicts = judge.score(share)
+    scored = sum(v.score is not None for v in verdicts)
+    log.info("judge part %d of %d: %d of %d answers scored", part + 1, parts, scored, len(share))
+    return {**record, "items": len(share), "scored": scored}
+
+
+def preload_shares(judge, shares: list[dict], paths: list[str]) -> None:
+    """Give ``judge`` the work of all its jobs (``judge_share``'s records, in part order), after checking that they
+    are the parts of one run with this backend. The local judge then computes nothing; the openai judge
+    finds its jobs' scores in its cache and asks only for what is still unscored."""
+    for k, (share, path) in enumerate(zip(shares, paths)):
+        if (share.get("backend"), share.get("part"), share.get("parts")) != (judge.identity["backend"], k, len(shares)):
+            raise InputFileError(
+                f"{path} is part {share.get('part')} of {share.get('parts')} (judge {share.get('backend')}), not "
+                f"part {k} of {len(shares)} (judge {judge.identity['backend']}): delete it and rerun judge_part"
+            )
+    if hasattr(judge, "preload"):
+        if len({share["batches"] for share in shares}) > 1:
+            raise InputFileError(f"the judge part files {', '.join(paths)} come from different runs: rerun judge_part")
+        judge.preload({(tuple(c), tuple(a)): v for share in shares for c, a, v in share["likelihoods"]}, complete=True)
 
 
 def shuffled_control(records: list[dict], seed: int = 0) -> list[dict]:

@@ -40,6 +40,17 @@ RESULT_PATTERNS = {
     "ppl_ci": "{model}/ppl/{method}.ci.csv",
     "ppl_null": "{model}/ppl/null.csv",
     "ppl_deactivation": "{model}/ppl/deactivation.csv",  # own-language PPL as more of its neurons are off
+    # the parts of split stages (perplexity.jobs, uncertainty.null_jobs, ...), merged into the files above/below
+    "ppl_part": "{model}/ppl/parts/{part}.pt",
+    "null_part": "{model}/ppl/null_parts/{part}.pt",
+    # downstream tasks (lm-evaluation-harness) under every condition
+    "bundled_task_data": "{model}/tasks/bundled/{lang}.jsonl",  # the bundled offline task's items (per tokenizer)
+    "bundled_task": "{model}/tasks/bundled/langneurons_next_word_{lang}.yaml",  # its harness YAML
+    "task_table": "{model}/tasks/{method}.csv",  # conditions x tasks x metrics, change from normal, intervals
+    "task_specificity": "{model}/tasks/{method}.specificity.csv",
+    "task_samples": "{model}/tasks/{method}.samples.jsonl.gz",  # the harness's per-sample logs
+    "task_harness": "{model}/tasks/{method}.harness.json",  # the harness's results, configs and versions
+    "task_figure": "{model}/figures/tasks_{method}.png",  # heat map of the change from normal
     # sentence embedding similarity
     "ses": "{model}/ses.csv",
     # figures
@@ -50,6 +61,7 @@ RESULT_PATTERNS = {
     "deactivation_figure": "{model}/figures/deactivation.png",
     # generation under deactivation
     "generated": "{model}/generation/{method}.raw.jsonl",
+    "generated_part": "{model}/generation/parts/{method}.{part}.jsonl",
     "answers": "{model}/generation/{method}.answers.jsonl",
     "quality": "{model}/generation/{method}.quality.csv",
     "quality_control": "{model}/generation/{method}.quality_control.csv",
@@ -59,6 +71,7 @@ RESULT_PATTERNS = {
     "confusion": "{model}/generation/{method}.confusion.csv",  # accuracy, LPR, WPR, LCPR with intervals
     # steering
     "steered": "{model}/steering/raw.jsonl",
+    "steered_part": "{model}/steering/parts/{part}.jsonl",
     "steering_answers": "{model}/steering/answers.jsonl",
     "offtarget": "{model}/steering/offtarget.csv",
     "crosslingual": "{model}/steering/crosslingual.csv",
@@ -73,6 +86,7 @@ RESULT_PATTERNS = {
     "sweep_deactivation": "{model}/steering/deactivation.csv",
     # judging and the report
     "judge_cache": "judge_cache",
+    "judge_part": "{model}/judge/parts/{part}.json",
     "report": "report/index.html",
 }
 

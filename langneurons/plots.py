@@ -29,6 +29,33 @@ def ppl_heatmap(relative: pd.DataFrame, title: str, path) -> None:
     _save(fig, path)
 
 
+def task_heatmap(change: pd.DataFrame, title: str, path) -> None:
+    """Change from normal of each task's metric: rows the conditions, columns the tasks (in points: x 100)."""
+    width = 1.6 + 0.62 * max(change.shape[1], 1)
+    fig, ax = plt.subplots(figsize=(min(width, 30), 1.2 + 0.45 * max(change.shape[0], 1)))
+    values = change.astype(float) * 100
+    values.columns = [str(c).removeprefix("langneurons_") for c in values.columns]  # the bundled task: next_word_xx
+    bound = max(float(values.abs().max().max()) if values.size else 0.0, 1.0)
+    annotate = change.shape[1] <= 24
+    sns.heatmap(
+        values,
+        annot=annotate,
+        fmt=".0f",
+        cmap="RdBu",
+        vmin=-bound,
+        vmax=bound,
+        cbar_kws={"label": "change from normal (points)"},
+        ax=ax,
+    )
+    ax.set_xlabel("task")
+    ax.set_ylabel("condition")
+    ax.tick_params(axis="y", labelrotation=0)
+    ax.tick_params(axis="x", labelrotation=45)
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
+    ax.set_title(title)
+    _save(fig, path)
+
+
 def layer_distribution(counts: pd.DataFrame, title: str, path) -> None:
     """Neurons per layer and language, stacked (the paper's U shape)."""
     langs = [c for c in counts.columns if c != "total"]

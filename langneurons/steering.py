@@ -164,18 +164,22 @@ def run_groups(
     gen_cfg: dict,
     meta: dict,
     progress: bool = False,
+    part: int = 0,
+    parts: int = 1,
 ) -> list[dict]:
     """One record per answer of every group; all rows fill the same batches, each under its group's plan.
 
-    ``prompts``: kind -> question language -> prompts (in ``questions`` order).
+    ``prompts``: kind -> question language -> prompts (in ``questions`` order); ``part`` of ``parts``: that
+    job's even share of the batches (the shares of all jobs, in order, are one job's records).
     """
-    from .generation import answer_rows
+    from .generation import answer_rows, batch_share
 
     rows = [
         (group, question, prompt)
         for group in groups
         for question, prompt in zip(questions[group.language], prompts[group.kind][group.language], strict=True)
     ]
+    rows = rows[batch_share(len(rows), gen_cfg["batch_size"], part, parts)]
     answers = answer_rows(lm, [p for *_, p in rows], [g.plan for g, *_ in rows], gen_cfg, progress)
     return [
         {
@@ -219,6 +223,8 @@ def run_steering(
     with_normal: bool,
     progress: bool = False,
     chosen: dict[tuple[str, str], Point] | None = None,
+    part: int = 0,
+    parts: int = 1,
 ) -> list[dict]:
     """All steered answers, one record per answer (``kind``: offtarget or crosslingual).
 
@@ -226,7 +232,9 @@ def run_steering(
     order; ``means``: [layers, d_ff, languages] mean activations;
     ``with_normal``: also answer the off-target questions without intervention;
     ``chosen``: the sweep's point per (kind, target language) (``sweep.chosen_points``),
-    else every target is steered with ``steering.mode`` and ``steering.strength``.
+    else every target is steered with ``steering.mode`` and ``steering.strength``;
+    ``part`` of ``parts``: only that job's even share of the batches (``steering.jobs``); the shares of all
+    jobs, in order, are one job's records.
     """
     _need_means(means)
     languages = list(questions)
@@ -247,7 +255,7 @@ def run_steering(
 
     groups = steering_groups(neurons, means, languages, cfg, with_normal, points)
     prompts = kind_prompts(questions, template, instructions, cfg)
-    return run_groups(lm, groups, questions, prompts, gen_cfg, meta, progress)
+    return run_groups(lm, groups, questions, prompts, gen_cfg, meta, progress, part, parts)
 
 
 def run_sweep(

@@ -38,8 +38,9 @@ from .io import load_torch
 from .methods import select
 from .models import LoadedModel
 from .neuronsets import jaccard, neuron_sets, validate_neurons
-from .perplexity import NLL, condition_nll
+from .perplexity import NLL, condition_nll, condition_rows
 from .selection import Neurons, random_like, totals
+from .splitting import draw_counts as draw_counts  # the null's draws per method (used here by the scripts)
 
 log = logging.getLogger(__name__)
 
@@ -210,14 +211,6 @@ def null_seeds(seed: int, draws: int) -> list[int]:
     return [seed + 1 + d for d in range(draws)]
 
 
-def draw_counts(setting: int | dict, methods: Sequence[str]) -> dict[str, int]:
-    """Draws per method from ``uncertainty.null_draws``: an integer for every method, or ``{method: draws}``
-    (a method not named gets no null); methods in ``methods`` order, those with no draws left out."""
-    if isinstance(setting, dict):
-        return {m: int(setting[m]) for m in methods if setting.get(m, 0) > 0}
-    return {m: int(setting) for m in methods if setting > 0}
-
-
 def method_draws(neurons: Neurons, d_ff: int, seed: int, draws: int) -> list[Neurons]:
     """``draws`` random sets with the count of ``neurons`` per language and layer (``selection.random_like``),
     seeded ``null_seeds(seed, draws)``.
@@ -244,6 +237,37 @@ def draws_like(neurons: dict[str, Neurons]) -> dict[str, list[str]]:
     }
 
 
+def null_conditions(
+    languages: list[str], draws: dict[str, list[Neurons]]
+) -> tuple[list[tuple[str, dict]], dict[str, dict[str, list[int]]]]:
+    """The distinct evaluations of the draws: (language, deactivation plan) conditions in first-seen order
+    (method, draw, language), and where each method's draws of each language are: ``where[method][lang][d]``
+    is a condition index. Identical (language, drawn set) pairs are one condition; empty draws none."""
+    index: dict[tuple, int] = {}  # (language, drawn indices per layer) -> condition
+    conditions: list[tuple[str, dict]] = []
+    where: dict[str, dict[str, list[int]]] = {}
+    for method, sets in draws.items():
+        where[method] = {lang: [] for lang in languages}
+        for drawn in sets:
+            for k, lang in enumerate(languages):
+                if not sum(len(idx) for idx in drawn[k]):
+                    continue
+                key = (lang, tuple(tuple(idx.tolist()) for idx in drawn[k]))
+                if key not in index:
+                    index[key] = len(conditions)
+                    conditions.append((lang, deactivation_plan(drawn[k])))
+                where[method][lang].append(index[key])
+    return conditions, where
+
+
+def draw_results(where: dict[str, dict[str, list[int]]], evaluated: list[NLL]) -> dict[str, dict[str, list[NLL]]]:
+    """``evaluate_draws``'s result from the NLL of every condition of ``null_conditions``."""
+    return {
+        method: {lang: [evaluated[c] for c in found] for lang, found in per_lang.items()}
+        for method, per_lang in where.items()
+    }
+
+
 def evaluate_draws(
     lm: LoadedModel,
     valid: dict[str, dict],
@@ -259,31 +283,14 @@ def evaluate_draws(
     and draws hold it, and all of them share batches (``perplexity.condition_nll``).
     An empty draw (the method has no neurons for that language) is not
     evaluated: its list is empty. ``progress`` (a tqdm bar) is reset to the
-    number of distinct evaluations.
+    number of rows (distinct evaluations x sequences of their language).
     """
-    index: dict[tuple, int] = {}  # (language, drawn indices per layer) -> condition
-    conditions: list[tuple[str, dict]] = []
-    where: dict[str, dict[str, list[int]]] = {}
-    for method, sets in draws.items():
-        where[method] = {lang: [] for lang in languages}
-        for drawn in sets:
-            for k, lang in enumerate(languages):
-                if not sum(len(idx) for idx in drawn[k]):
-                    continue
-                key = (lang, tuple(tuple(idx.tolist()) for idx in drawn[k]))
-                if key not in index:
-                    index[key] = len(conditions)
-                    conditions.append((lang, deactivation_plan(drawn[k])))
-                where[method][lang].append(index[key])
+    conditions, where = null_conditions(languages, draws)
     requested = sum(len(c) for per_lang in where.values() for c in per_lang.values())
     log.info("%d random draws x languages: %d distinct evaluations", requested, len(conditions))
     if progress is not None and hasattr(progress, "reset"):
-        progress.reset(total=len(conditions))
-    evaluated = condition_nll(lm, valid, conditions, batch_size, block, progress)
-    return {
-        method: {lang: [evaluated[c] for c in found] for lang, found in per_lang.items()}
-        for method, per_lang in where.items()
-    }
+        progress.reset(total=len(condition_rows(valid, conditions)))
+    return draw_results(where, condition_nll(lm, valid, conditions, batch_size, block, progress))
 
 
 def empirical_p(observed: float, null: Sequence[float]) -> float:

@@ -5,12 +5,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+SMOKE = REPO / "configs" / "smoke.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +36,69 @@ def loaded(architecture: str = "LlamaForCausalLM", seed: int = 0, **sizes):
 @pytest.fixture(scope="session")
 def tiny_llama():
     return loaded("LlamaForCausalLM", num_layers=3, d_ff=48)
+
+
+@pytest.fixture
+def quick_stream_shutdown(monkeypatch):
+    """`datasets` sleeps 5 s after each streamed split so that PyArrow's threads stop before the interpreter might
+    exit (a crash at exit otherwise); the test process goes on running, so a short pause does (the tests that
+    stream a local Wikipedia or instruction copy: 35 s of sleep)."""
+    import datasets.config
+
+    monkeypatch.setattr(datasets.config, "SLEEP_TIME_ON_THREADS_SHUTDOWN", 0.1)
+
+
+# ------------------------------------------------------------------ the smoke workflow, run once per session
+def write_smoke_config(path: Path, results: Path, resources: Path, **changes) -> dict:
+    """configs/smoke.yaml with results and prepared models elsewhere and top-level ``changes``, written to ``path``."""
+    cfg = yaml.safe_load(SMOKE.read_text())
+    cfg.update(results=str(results), resources_dir=str(resources), **changes)
+    # keys sorted, as every test writes its variants: Snakemake compares params by repr, so the order of a
+    # config's keys alone would make every job look changed
+    path.write_text(yaml.safe_dump(cfg))
+    return cfg
+
+
+@dataclass(frozen=True)
+class SmokeRun:
+    """The finished smoke workflow: its config (as written), config file, results and prepared-models folders."""
+
+    cfg: dict
+    config: Path
+    results: Path  # cfg["results"]
+    resources: Path  # cfg["resources_dir"]
+    model: str  # the one model's name
+    seconds: float
+
+    @property
+    def model_results(self) -> Path:
+        return self.results / self.model
+
+    def copy_results(self, to: Path) -> Path:
+        """A copy of the results folder (file times kept, so Snakemake sees the same finished jobs there)."""
+        shutil.copytree(self.results, to, copy_function=shutil.copy2)
+        return to
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> SmokeRun:
+    """configs/smoke.yaml run once, end to end, with `snakemake --cores 2 --max-threads 1` from the repository root.
+
+    Shared by every test that needs finished smoke results (tests/integration/test_workflow_smoke.py checks
+    them; the openai judge test reruns the judge on a copy; tests/slurm compares the Slurm runs with them):
+    read-only, copy before changing anything.
+    """
+    out = tmp_path_factory.mktemp("smoke")
+    config = out / "smoke.yaml"
+    cfg = write_smoke_config(config, out / "results", out / "resources")
+    start = time.time()
+    # one thread per job: the tiny model gains nothing from threads, two jobs run at once
+    run = subprocess.run(
+        ["snakemake", "--cores", "2", "--max-threads", "1", "--configfile", str(config)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    (model,) = cfg["models"]
+    return SmokeRun(cfg, config, out / "results", out / "resources", model, time.time() - start)

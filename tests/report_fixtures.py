@@ -131,6 +131,32 @@ def _ppl(R: Results, model: str, langs: list[str]) -> None:
         tiny_png(R.path("model_figure", kind="ppl", **where), f"ppl {method}")
 
 
+def _tasks(R: Results, model: str, langs: list[str]) -> None:
+    """The tasks stage for LAPE: one task per language at 0.80 under normal; deactivating a language's neurons takes
+    its own task to 0.30 (-0.50, interval -0.70 to -0.30) and the others' to 0.78 (-0.02)."""
+    from langneurons.tasks import change_matrix, task_specificity
+
+    rows = []
+    for condition in ["normal", "random", *langs]:
+        for lang in langs:
+            value = 0.8 if condition in ("normal", "random") else 0.3 if condition == lang else 0.78
+            delta = round(value - 0.8, 10)
+            lo, hi = (delta - 0.2, delta + 0.2) if delta < -0.1 else (delta - 0.05, delta + 0.05)
+            rows.append(
+                {"condition": condition, "task": f"next_word_{lang}", "language": lang, "metric": "acc,none"}
+                | {"primary": True, "higher_is_better": True, "value": value, "stderr": 0.0812345, "normal": 0.8}
+                | {"delta": delta, "delta_lo": 0.0 if condition == "normal" else lo}
+                | {"delta_hi": 0.0 if condition == "normal" else hi, "n": 24}
+            )
+    table = pd.DataFrame(rows)
+    where = {"model": model, "method": "lape"}
+    R.path("task_table", **where).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(R.path("task_table", **where), index=False)
+    task_specificity(table, langs).to_csv(R.path("task_specificity", **where))
+    assert change_matrix(table, langs).shape == (len(langs) + 1, len(langs))
+    tiny_png(R.path("task_figure", **where), "tasks lape")
+
+
 def _ses(R: Results, model: str, langs: list[str]) -> None:
     """Pooled vectors whose pairwise cosine similarity is SIMILARITY + 0.1 x layer for every pair of languages."""
     per_layer = []
@@ -268,6 +294,7 @@ def build_results(root, models=("model-a",), complete=None, languages=None, judg
         _write_benchmark(R.benchmark("select_neurons", f"{model}/lape"), "2026-01-01 10:00:02.500", 2.5, 812.0)
         if model in complete:
             _ppl(R, model, langs)
+            _tasks(R, model, langs)
             _ses(R, model, langs)
             answers = _generation(R, model, langs)
             normal = [r for r in answers[GENERATION_METHODS[0]] if r["condition"] == "normal"]

@@ -22,29 +22,40 @@ from ..answer_batch import answer_states, collate, pad_id
 HEAD_CHUNK = 256
 
 
+def logprob_batches(contexts: list[list[int]], answers: list[list[int]], batch_size: int = 16) -> list[list[int]]:
+    """The batches ``answer_logprobs`` runs, as indices into its lists: the non-empty answers ordered by
+    length (sequences of similar length share a batch), ``batch_size`` at a time."""
+    todo = sorted((i for i in range(len(answers)) if answers[i]), key=lambda i: len(contexts[i]) + len(answers[i]))
+    return [todo[start : start + batch_size] for start in range(0, len(todo), batch_size)]
+
+
 @torch.inference_mode()
+def batch_logprobs(lm, contexts: list[list[int]], answers: list[list[int]]) -> list[float]:
+    """Mean log-probability of each (non-empty) answer after its context, all in one batch (right-padded, so a
+    row's value does not depend on the other rows); the LM head runs only where answer tokens are predicted."""
+    batch = collate([(c + a, len(c)) for c, a in zip(contexts, answers)], pad_id(lm.tokenizer))
+    hidden, targets = answer_states(lm, batch)
+    logprobs = torch.cat(
+        [
+            token_logprobs(lm, hidden[s : s + HEAD_CHUNK], targets[s : s + HEAD_CHUNK])
+            for s in range(0, len(targets), HEAD_CHUNK)
+        ]
+    )
+    return [part.mean().item() for part in logprobs.split([len(a) for a in answers])]
+
+
 def answer_logprobs(lm, contexts: list[list[int]], answers: list[list[int]], batch_size: int = 16) -> list[float]:
     """Mean log-probability (nats per token) of each answer's token ids after its context's; NaN if empty.
 
-    Sequences of similar length share a batch (``answer_batch``: right-padded,
+    Sequences of similar length share a batch (``logprob_batches``; ``answer_batch``: right-padded,
     so a row's value does not depend on the other rows); the LM head runs only
     at the positions that predict answer tokens, in chunks.
     """
     out = [math.nan] * len(answers)
-    todo = sorted((i for i in range(len(answers)) if answers[i]), key=lambda i: len(contexts[i]) + len(answers[i]))
-    pad = pad_id(lm.tokenizer)
-    for start in range(0, len(todo), batch_size):
-        rows = todo[start : start + batch_size]
-        batch = collate([(contexts[i] + answers[i], len(contexts[i])) for i in rows], pad)
-        hidden, targets = answer_states(lm, batch)
-        logprobs = torch.cat(
-            [
-                token_logprobs(lm, hidden[s : s + HEAD_CHUNK], targets[s : s + HEAD_CHUNK])
-                for s in range(0, len(targets), HEAD_CHUNK)
-            ]
-        )
-        for i, part in zip(rows, logprobs.split([len(answers[i]) for i in rows])):
-            out[i] = part.mean().item()
+    for rows in logprob_batches(contexts, answers, batch_size):
+        values = batch_logprobs(lm, [contexts[i] for i in rows], [answers[i] for i in rows])
+        for i, value in zip(rows, values):
+            out[i] = value
     return out
 
 

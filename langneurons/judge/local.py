@@ -41,7 +41,7 @@ from ..errors import ConfigError, InputFileError
 from ..generation import build_prompt, load_instructions, load_template
 from ..langid import identify
 from .base import JudgeItem, Judgement
-from .likelihood import Calibration, answer_logprobs
+from .likelihood import Calibration, answer_logprobs, batch_logprobs, logprob_batches
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,9 @@ MIN_TOKENS = 8
 SCORED_TOKENS = 32
 #: Reference passages per language for the calibration.
 ANCHORS = 4
+
+#: A likelihood the judge computes: (context token ids, answer token ids).
+Pair = tuple[tuple[int, ...], tuple[int, ...]]
 
 #: Word-like units: a CJK character, kana or hangul syllable (scripts written without spaces), or a run of letters/digits.
 UNIT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]|[^\W_]+")
@@ -127,7 +130,9 @@ class LocalJudge:
         self.instructions = instructions if instructions is not None else load_instructions()
         self.references = references if references is not None else bundled_references(self.languages)
         self.calibrations: dict[str, Calibration] = {}
-        self._cache: dict[tuple[tuple[int, ...], tuple[int, ...]], float] = {}
+        self._cache: dict[Pair, float] = {}
+        self._recording: list[list[Pair]] | None = None  # likelihood_batches: the passes details() asks for
+        self._complete = False  # preload(complete=True): every likelihood is given, none may be computed
         self.cost = Counter()  # sequences and tokens run through the model, LM-head rows
         name = getattr(getattr(lm.model, "config", None), "_name_or_path", None)
         self.identity = {"backend": "local", "model": name}
@@ -151,8 +156,17 @@ class LocalJudge:
 
     def _logprobs(self, pairs: list[tuple[list[int], list[int]]]) -> list[float]:
         keys = [(tuple(c), tuple(a)) for c, a in pairs]
+        self._cache.update({k: math.nan for k in keys if not k[1]})  # an empty answer has no likelihood
         todo = list(dict.fromkeys(k for k in keys if k not in self._cache))
-        if todo:
+        if todo and self._recording is not None:
+            self._recording.append(todo)
+            self._cache.update(dict.fromkeys(todo, math.nan))
+        elif todo and self._complete:
+            raise InputFileError(
+                f"the judge's part files lack {len(todo)} likelihoods that scoring needs (files of another run?): "
+                "delete the judge part files and rerun judge_part"
+            )
+        elif todo:
             self.cost.update(
                 sequences=len(todo),
                 tokens=sum(len(c) + len(a) for c, a in todo),
@@ -192,6 +206,8 @@ class LocalJudge:
                 fluency_bad=statistics.median(part["bad"]),
                 relevance_good=statistics.median(g - e for g, e in zip(part["good"], part["empty"])),
             )
+            if self._recording is not None:
+                continue
             log.info("local judge calibration %s: %s", lang, self.calibrations[lang])
             if not self.calibrations[lang].informative():
                 log.warning("local judge calibration %s: a good anchor does not beat a bad one (a random model?)", lang)
@@ -205,7 +221,8 @@ class LocalJudge:
             )
         known = [self.calibrations[lang] for lang in referenced]
         mean = Calibration(*(statistics.fmean(getattr(c, f) for c in known) for f in Calibration.__dataclass_fields__))
-        log.warning("local judge: no reference passages for %s; using the mean calibration", ", ".join(missing))
+        if self._recording is None:
+            log.warning("local judge: no reference passages for %s; using the mean calibration", ", ".join(missing))
         for lang in missing:
             self.calibrations[lang] = mean
 
@@ -240,6 +257,39 @@ class LocalJudge:
             q.content = cal.fluency(q.fluency) * cal.relevance(q.relevance)
             q.score = 1 + 4 * factors[k] * q.content
         return results
+
+    # -- splitting (judge.jobs): the model passes of scoring, computed by several jobs, then scored from them
+    def likelihood_batches(self, items: list[JudgeItem]) -> list[list[Pair]]:
+        """The batches of (context, answer) token pairs that ``score(items)`` runs through the model, in the order
+        it runs them (calibration, then the answers after their question, then after none): what is known before
+        any is computed. ``likelihoods`` of a share of them, ``preload``ed together, give ``score`` those values."""
+        saved = self._cache, self.calibrations, self.cost
+        self._cache, self.calibrations, self._recording = {}, {}, []
+        try:
+            self.details(items)
+            passes = self._recording
+        finally:
+            self._cache, self.calibrations, self.cost = saved
+            self._recording = None
+        return [
+            [todo[i] for i in rows]
+            for todo in passes
+            for rows in logprob_batches([list(c) for c, _ in todo], [list(a) for _, a in todo], self.batch_size)
+        ]
+
+    def likelihoods(self, batches: list[list[Pair]]) -> dict[Pair, float]:
+        """The mean log-probability of every pair of ``batches`` (from ``likelihood_batches``), batch by batch."""
+        out = {}
+        for batch in batches:
+            values = batch_logprobs(self.lm, [list(c) for c, _ in batch], [list(a) for _, a in batch])
+            out.update(zip(batch, values))
+            self.cost.update(sequences=len(batch), tokens=sum(len(c) + len(a) for c, a in batch))
+        return out
+
+    def preload(self, likelihoods: dict[Pair, float], complete: bool = False) -> None:
+        """Use these likelihoods instead of computing them; ``complete``: they are all, compute none (an error)."""
+        self._cache.update(likelihoods)
+        self._complete = complete
 
     def score(self, items) -> list[Judgement]:
         """Scores 1-5, in input order (the local judge always gives one)."""

@@ -204,6 +204,17 @@ def load_prepared(
     return LoadedModel(model=model, tokenizer=tokenizer, adapter=adapter, device=first)
 
 
+def load_tokenizer(model_dir: str | Path):
+    """The tokenizer of a model prepared by :func:`prepare_model`, without its weights (work that only tokenizes)."""
+    from transformers import AutoTokenizer
+
+    meta_path = Path(model_dir) / "model.json"
+    if not meta_path.exists():
+        raise MissingInput(f"{meta_path} is missing: run the `prepare_model` rule first")
+    info = json.loads(meta_path.read_text())
+    return AutoTokenizer.from_pretrained(info["path"], trust_remote_code=info.get("trust_remote_code", False))
+
+
 def job_settings(snakemake) -> dict:
     """A workflow job's model entry in the config, run settings included (batch size, device map).
 

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 
 from ..io import atomic_write
-from . import generation, neurons, ppl, ses, setup, steering
+from . import generation, neurons, ppl, ses, setup, steering, tasks
 from .formatting import NOT_RUN, cell, fmt_duration, fmt_float, fmt_int, fmt_level, fmt_mb, fmt_pct, label, table
 from .provenance import provenance, stage_times
 from .reading import Run
@@ -33,6 +33,7 @@ SECTIONS = [
     ("setup", "Setup and provenance"),
     ("neurons", "Identified neurons"),
     ("ppl", "Perplexity under deactivation"),
+    ("tasks", "Downstream tasks"),
     ("ses", "Sentence embedding similarity"),
     ("generation", "Generation under deactivation"),
     ("steering", "Steering"),
@@ -41,6 +42,7 @@ BUILDERS = {
     "setup": setup.build,
     "neurons": neurons.build,
     "ppl": ppl.build,
+    "tasks": tasks.build,
     "ses": ses.build,
     "generation": generation.build,
     "steering": steering.build,
@@ -91,12 +93,13 @@ def _overview(context: dict, models: list[str]) -> dict:
 
     rows = []
     for i, name in enumerate(models):
-        n, p, s, g, st = (context[key]["models"][i] for key, _ in SECTIONS[1:])
+        n, p, t, s, g, st = (context[key]["models"][i] for key, _ in SECTIONS[1:])
         rows.append(
             [
                 name,
                 methods(n),
                 methods(p),
+                methods(t),
                 state(0 if s["missing"] else 1, 1),
                 methods(g),
                 state(0 if st["missing"] else 1, 1),

@@ -18,7 +18,8 @@ from ..paths import Results
 from .formatting import cell, table
 
 PACKAGES = ["torch", "transformers", "langneurons", "snakemake"]
-# pipeline order of the rules (benchmark folders); unknown stages follow alphabetically
+# pipeline order of the rules (benchmark folders), the parts of a split stage (`<rule>_part`) just before their
+# rule; unknown stages follow alphabetically
 STAGE_ORDER = [
     "prepare_model",
     "corpus",
@@ -36,6 +37,8 @@ STAGE_ORDER = [
     "perplexity",
     "perplexity_ci",
     "perplexity_null",
+    "bundled_tasks",
+    "tasks",
     "ses",
     "model_figures",
     "ses_figure",
@@ -145,8 +148,9 @@ def stage_times(results, models: list[str], skip: tuple[str, ...] = ("report",))
 
     def order(key):
         stage, model = key
-        rank = STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER)
-        return rank, stage, models.index(model) if model in models else -1
+        whole = stage.removesuffix("_part")  # the parts of a split stage (perplexity_part) come just before it
+        rank = STAGE_ORDER.index(whole) if whole in STAGE_ORDER else len(STAGE_ORDER)
+        return rank, whole, stage == whole, stage, models.index(model) if model in models else -1
 
     rows = []
     for key in sorted(groups, key=order):

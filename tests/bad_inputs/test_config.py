@@ -1,8 +1,10 @@
 """Bad configs (each a small change to configs/smoke.yaml): one clear line naming the key, before any job.
 
-Every case goes through the validation the workflow runs at parse time; a representative handful
-also through `snakemake` itself, checking the exit status, the message, that no job starts and that
-nothing already in the results folder is touched.
+Every case goes through the validation the workflow runs at parse time. A few go through `snakemake`
+itself (a cross-key problem in a dry run and in a real run, a schema problem in a dry run), checking the
+exit status, that the message reaches the terminal as its only line, that no job starts and that nothing
+already in the results folder is touched; for a handful more, the message that line would be is checked
+in-process.
 """
 
 import copy
@@ -280,12 +282,50 @@ CASES = [
         lambda c, t: (other_languages(c, t), sweep(c, question_set="bundled")),
         "languages",
     ),
+    # downstream tasks (lm-evaluation-harness)
+    ("task-unknown", lambda c, t: at(c, "tasks").update(tasks={"xnli_frr": "fr"}), "tasks.tasks.xnli_frr"),
+    ("task-without-language", lambda c, t: at(c, "tasks").update(tasks={"xnli_fr": None}), "tasks.tasks.xnli_fr"),
+    ("task-list-without-languages", lambda c, t: at(c, "tasks").update(tasks=["xnli_fr"]), "tasks.tasks.xnli_fr"),
+    (
+        "task-language-not-configured",
+        lambda c, t: at(c, "tasks").update(tasks={"xnli_es": "es"}),
+        "tasks.tasks.xnli_es",
+    ),
+    ("task-harness-group", lambda c, t: at(c, "tasks").update(tasks={"xnli": "fr"}), "tasks.tasks.xnli"),
+    ("task-none", lambda c, t: at(c, "tasks").update(tasks={}), "tasks.tasks"),
+    (
+        "task-folder-missing",
+        lambda c, t: at(c, "tasks").update(include_path=[str(t / "no-tasks")], tasks={"mine": "en"}),
+        "tasks.include_path",
+    ),
+    ("task-data-missing", lambda c, t: user_task(c, t, data=False), "tasks.tasks.mine_en"),
+    (
+        "task-bundled-other-language",
+        lambda c, t: at(c, "tasks").update(tasks={"langneurons_next_word_de": "en"}),
+        "tasks.tasks",
+    ),
+    ("task-method-not-selected", lambda c, t: at(c, "tasks").update(methods=["lap_budget"]), "tasks.methods"),
 ]
 
 
 def sweep(cfg, **values):
     """The smoke config's steering.sweep with ``values`` set."""
     at(at(cfg, "steering"), "sweep").update(values)
+
+
+def user_task(cfg, tmp, data=True):
+    """A task folder in the harness's YAML format over a local JSON file (``mine_en``), mapped to en."""
+    folder = tmp / "my_tasks"
+    folder.mkdir()
+    rows = tmp / "mine.jsonl"
+    if data:
+        rows.write_text('{"context": "The cat sat on the", "choices": ["mat", "sky"], "label": 0}\n', encoding="utf-8")
+    (folder / "mine.yaml").write_text(
+        f"task: mine_en\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {rows}\ntest_split: test\n"
+        "output_type: multiple_choice\ndoc_to_text: context\ndoc_to_choice: choices\ndoc_to_target: label\n",
+        encoding="utf-8",
+    )
+    at(cfg, "tasks").update(include_path=[str(folder)], tasks={"mine_en": "en"})
 
 
 def imports(cfg, tmp, layers):
@@ -341,7 +381,7 @@ def other_languages(cfg, tmp, langs=("de", "it")):
     """A config in languages that have no bundled data: corpus and questions from files."""
     cfg["languages"] = list(langs)
     files_corpus(cfg, existing(tmp, *langs))
-    at(cfg, "questions").update(source="files", files=existing(tmp, *langs))
+    question_files(cfg, tmp, 4, 2)  # the tables ask the first 2, the sweep the last 2
     at(cfg, "steering").update(crosslingual_languages=list(langs))
     instructions = write(tmp, "instructions.json", json.dumps({lang: f" ({lang})" for lang in langs}))
     at(cfg, "generation").update(instructions=instructions)
@@ -404,19 +444,33 @@ def test_an_unknown_language_is_refused_wherever_languages_are_identified(tmp_pa
     validate_config(cfg, SCHEMA)
 
 
-SNAKEMAKE_CASES = [
-    "crosslingual-unknown",
-    "openai-no-model",
-    "hf-no-path",
-    "imported-no-path",
-    "valid-topics-all",
-    "imported-other-model",
-    "null-draws-per-method-zero",
-    "language-unknown-to-lingua",
-    "sweep-empty",
-    "sweep-unknown-mode",
-    "sweep-multiply-negative",
+# The line `snakemake -n` prints for these: the whole message, one line naming the key (and its exact text
+# where given). openai-no-model goes through `snakemake -n` itself (test_dry_run_stops_with_one_line).
+ONE_LINE_CASES = [
+    ("crosslingual-unknown", "steering.crosslingual_languages: ['de'] not in languages ['en', 'zh', 'fr']"),
+    ("openai-no-model", "judge.model: backend openai needs the judge model's name"),
+    ("hf-no-path", None),
+    ("imported-no-path", None),
+    ("valid-topics-all", None),
+    ("imported-other-model", None),
+    ("null-draws-per-method-zero", None),
+    ("language-unknown-to-lingua", None),
+    ("task-unknown", None),
+    ("task-without-language", None),
+    ("sweep-empty", None),
+    ("sweep-unknown-mode", None),
+    ("sweep-multiply-negative", None),
 ]
+
+
+@pytest.mark.parametrize("name, text", ONE_LINE_CASES, ids=[c[0] for c in ONE_LINE_CASES])
+def test_message_is_one_line(name, text, tmp_path):
+    change, key = next(c[1:] for c in CASES if c[0] == name)
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad_config(change, tmp_path), SCHEMA)
+    lines = str(err.value).splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Config error: {key}:"), lines
+    assert text is None or text in lines[0], lines
 
 
 def run_snakemake(change, tmp_path, *args):
@@ -437,18 +491,30 @@ def run_snakemake(change, tmp_path, *args):
     return run
 
 
-@pytest.mark.parametrize("name", SNAKEMAKE_CASES)
-def test_dry_run_stops_with_one_line(name, tmp_path):
+@pytest.mark.integration
+def test_dry_run_stops_with_one_line(tmp_path):
+    name = "openai-no-model"
     change, key = next(c[1:] for c in CASES if c[0] == name)
+    text = dict(ONE_LINE_CASES)[name]
     run = run_snakemake(change, tmp_path, "-n")
     assert run.returncode != 0
     errors = [
         line for line in run.stderr.strip().splitlines() if not line.startswith("Using workflow specific profile")
     ]
-    assert len(errors) == 1 and errors[0].startswith(f"Config error: {key}:"), run.stderr
+    assert len(errors) == 1 and errors[0].startswith(f"Config error: {key}:") and text in errors[0], run.stderr
     assert "Traceback" not in run.stdout + run.stderr and "Building DAG" not in run.stdout + run.stderr
 
 
+@pytest.mark.integration
+def test_dry_run_stops_on_a_schema_error(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models: {m: {source: embedded}}\nselection: {top_rate: 5}\n")
+    run = subprocess.run(["snakemake", "-n", "--configfile", str(bad)], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "selection.top_rate" in run.stdout + run.stderr
+
+
+@pytest.mark.integration
 def test_real_run_starts_no_job(tmp_path):
     change, key = next(c[1:] for c in CASES if c[0] == "imported-no-path")
     run = run_snakemake(change, tmp_path, "--cores", "1")
@@ -465,6 +531,24 @@ def test_settings_that_the_choice_ignores_are_named_in_a_warning(tmp_path, caplo
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any(w.startswith("Config warning: judge.model: judge.backend local does not read it") for w in warnings)
     assert any(w.startswith("Config warning: judge.base_url:") for w in warnings), warnings
+
+
+def test_the_unknown_task_line_names_it_and_how_to_list_tasks(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad_config(lambda c, t: at(c, "tasks").update(tasks={"xnli_frr": "fr"}), tmp_path), SCHEMA)
+    (line,) = str(err.value).splitlines()[:1]
+    assert "xnli_frr" in line and "`lm-eval ls tasks`" in line and "did you mean xnli_fr" in line
+
+
+def test_a_user_task_with_its_data_passes_and_bundled_task_names_need_no_harness_lookup(tmp_path):
+    validate_config(bad_config(user_task, tmp_path), SCHEMA)
+    cfg = bad_config(lambda c, t: at(c, "tasks").update(tasks={"langneurons_next_word_zh": "zh"}), tmp_path)
+    validate_config(cfg, SCHEMA)
+
+
+def test_the_tasks_stage_is_checked_only_when_it_runs(tmp_path):
+    cfg = bad_config(lambda c, t: at(c, "tasks").update(tasks={"xnli_frr": None}, methods=[]), tmp_path)
+    validate_config(cfg, SCHEMA)
 
 
 def test_the_shipped_configs_give_no_warning(caplog):

@@ -96,7 +96,8 @@ def test_too_few_tokens():
 
 
 # --------------------------------------------------------------------------- through snakemake
-def run_smoke(tmp_path, change, until):
+def run_smoke(tmp_path, change, *targets):
+    """configs/smoke.yaml changed by ``change``, run up to ``targets`` (snakemake arguments)."""
     cfg = json.loads(json.dumps(SMOKE))
     cfg["results"] = str(tmp_path / "results")
     cfg["resources_dir"] = str(tmp_path / "resources")
@@ -104,7 +105,7 @@ def run_smoke(tmp_path, change, until):
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return subprocess.run(
-        ["snakemake", "--cores", "1", "--configfile", str(path), "--until", until],
+        ["snakemake", *targets, "--cores", "1", "--configfile", str(path)],  # --configfile takes every path after it
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -122,7 +123,9 @@ def files_corpus(tmp_path, lang, content, split=None):
     broken = tmp_path / f"{lang}.jsonl"
     broken.write_bytes(content)
     files[lang] = {"train": str(broken), "valid": files[lang]} if split == "train" else str(broken)
-    return broken, {"source": "files", "files": files, "train_tokens": 1024, "valid_tokens": 256}
+    # the filler is English in every language: the language check (tested in test_corpus_language) stays off
+    corpus = {"source": "files", "files": files, "train_tokens": 1024, "valid_tokens": 256, "language_filter": False}
+    return broken, corpus
 
 
 def one_line(run, log_path, *parts):
@@ -138,7 +141,7 @@ def one_line(run, log_path, *parts):
 @pytest.mark.integration
 def test_workflow_bad_corpus_line(tmp_path):
     broken, corpus = files_corpus(tmp_path, "zh", jsonl(*[{"text": "一二三"}] * 5, {"content": "四"}))
-    run = run_smoke(tmp_path, lambda cfg: cfg.update(corpus=corpus), "corpus")
+    run = run_smoke(tmp_path, lambda cfg: cfg.update(corpus=corpus), "--until", "corpus")
     one_line(run, tmp_path / "results" / "logs" / "corpus" / "zh.log", f"{broken}, line 6: no 'text' field")
 
 
@@ -146,7 +149,9 @@ def test_workflow_bad_corpus_line(tmp_path):
 def test_workflow_too_little_text(tmp_path):
     """20 documents of 3 characters (200 tokens) for a train budget of 1,024: the tokenize job stops."""
     _, corpus = files_corpus(tmp_path, "zh", jsonl(*[{"text": "一二三"}] * 20), split="train")
-    run = run_smoke(tmp_path, lambda cfg: cfg.update(corpus=corpus), "tokenize")
+    # only the failing job and what it needs (the model's tokenizer, the corpus), not every language's tokens
+    tokens = tmp_path / "results" / "tiny-llama" / "tokens" / "zh.train.pt"
+    run = run_smoke(tmp_path, lambda cfg: cfg.update(corpus=corpus), str(tokens))
     one_line(
         run,
         tmp_path / "results" / "logs" / "tokenize" / "tiny-llama" / "zh.train.log",
@@ -161,6 +166,8 @@ def test_workflow_null_question(tmp_path):
     questions = tmp_path / "fr.jsonl"
     questions.write_bytes(jsonl({"question": "Pourquoi ?"}, {"question": None}))
     files = {lang: str(questions) for lang in SMOKE["languages"]}
-    run = run_smoke(tmp_path, lambda cfg: cfg.update(questions={"source": "files", "files": files}), "questions")
+    run = run_smoke(
+        tmp_path, lambda cfg: cfg.update(questions={"source": "files", "files": files}), "--until", "questions"
+    )
     log = next((tmp_path / "results" / "logs" / "questions").glob("*.log"))
     one_line(run, log, f"{questions}, line 2: no 'question' field")

@@ -7,6 +7,9 @@
   for the answers that have no score yet, and a forced rerun asks for nothing.
 - The API key reaches the judge through the environment only: it is in no file
   under results/ or .snakemake/.
+
+It starts from a copy of the session's smoke results (tests/conftest.py) without the judge's outputs: the
+judge, and the report after it, are the only jobs to run.
 """
 
 import os
@@ -15,25 +18,25 @@ import subprocess
 
 import pandas as pd
 import pytest
-import yaml
 
-from ..conftest import REPO
+from langneurons.paths import Results
+
+from ..conftest import REPO, write_smoke_config
 from ..judge_fakes import FakeOpenAI, free_port
 
 pytestmark = pytest.mark.integration
 
 SECRET = "sk-test-workflow-SECRET-7f3a"
 KEY_VAR = "LANGNEURONS_TEST_JUDGE_KEY"
+# the judge rule's outputs (workflow/rules/generation.smk): per generation method, and for steering
+JUDGED = ("answers", "quality", "language_accuracy", "quality_ci", "language_accuracy_ci", "quality_control")
+STEERING_JUDGED = ("steering_answers", "offtarget", "crosslingual", "offtarget_ci", "crosslingual_ci")
 
 
-def test_openai_judge_fails_loudly_and_the_rerun_asks_only_for_missing_scores(tmp_path):
+def test_openai_judge_fails_loudly_and_the_rerun_asks_only_for_missing_scores(smoke_run, tmp_path):
     port = free_port()  # nothing listens there yet: the endpoint is down
     url = f"http://127.0.0.1:{port}/v1"
-    cfg = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
-    cfg.update(results=str(tmp_path / "results"), resources_dir=str(tmp_path / "resources"), languages=["en", "zh"])
-    cfg["counting"]["shards"] = 1
-    cfg["selection"]["methods"] = ["lape", "random"]
-    cfg["judge"] = {
+    judge = {
         "backend": "openai",
         "model": "judge-model",
         "base_url": url,
@@ -42,7 +45,16 @@ def test_openai_judge_fails_loudly_and_the_rerun_asks_only_for_missing_scores(tm
         "max_retries": 1,
     }
     path = tmp_path / "openai.yaml"
-    path.write_text(yaml.safe_dump(cfg))
+    cfg = write_smoke_config(path, tmp_path / "results", smoke_run.resources, judge=judge)
+    # everything before the judge is finished: the smoke run's results, less the judge's outputs
+    smoke_run.copy_results(tmp_path / "results")
+    done = Results(cfg["results"])
+    outputs = [
+        done.path(name, model=smoke_run.model, method=m) for name in JUDGED for m in cfg["generation"]["methods"]
+    ]
+    outputs += [done.path(name, model=smoke_run.model) for name in STEERING_JUDGED]
+    for output in outputs:
+        output.unlink()
     env = {**os.environ, KEY_VAR: SECRET}
     command = ["snakemake", "--cores", "2", "--max-threads", "1", "--configfile", str(path)]
 
@@ -53,6 +65,8 @@ def test_openai_judge_fails_loudly_and_the_rerun_asks_only_for_missing_scores(tm
     down = run()
     output = down.stdout + down.stderr
     assert down.returncode != 0
+    started = set(re.findall(r"^(?:local)?rule (\w+):", output, flags=re.M))
+    assert started == {"judge"}, started  # the copied results count as finished: only the judge ran
     where = re.escape(f"{url}/ (judge.base_url)")
     pattern = rf"judge: (\d+) of \1 answers have no score \(judge.max_missing allows 0\): \1 x no connection at {where}"
     assert re.search(pattern + r" after 1 retry: \[Errno 111\] Connection refused", output), output[-3000:]

@@ -1,9 +1,12 @@
-"""The whole workflow on configs/smoke.yaml (tiny random model, tiny budgets), end to end."""
+"""The whole workflow on configs/smoke.yaml (tiny random model, tiny budgets), end to end.
+
+The run itself is the session fixture ``smoke_run`` (tests/conftest.py), shared with the tests that reuse its
+results (the openai judge, Slurm).
+"""
 
 import json
 import re
 import subprocess
-import time
 
 import pandas as pd
 import pytest
@@ -15,33 +18,13 @@ from langneurons.neuronsets import load_neurons
 from langneurons.paths import Results
 from langneurons.report import SECTIONS
 
-from ..conftest import REPO
+from ..conftest import REPO, SmokeRun
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("smoke")
-    cfg = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
-    cfg["results"] = str(out / "results")
-    cfg["resources_dir"] = str(out / "resources")
-    path = out / "smoke.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    start = time.time()
-    # one thread per job: the tiny model gains nothing from threads, two jobs run at once
-    run = subprocess.run(
-        ["snakemake", "--cores", "2", "--max-threads", "1", "--configfile", str(path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return cfg, out / "results" / "tiny-llama", time.time() - start, path
-
-
 def test_neuron_files_for_every_method_and_language(smoke_run):
-    cfg, results, _, _ = smoke_run
+    cfg, results = smoke_run.cfg, smoke_run.model_results
     langs = cfg["languages"]
     for method in cfg["selection"]["methods"]:
         neurons = load_neurons(results / "neurons" / f"{method}.neuron.pth")
@@ -55,7 +38,7 @@ def test_neuron_files_for_every_method_and_language(smoke_run):
 
 
 def test_shards_merge_into_language_stats(smoke_run):
-    cfg, results, _, _ = smoke_run
+    cfg, results = smoke_run.cfg, smoke_run.model_results
     shards = cfg["counting"]["shards"]
     for lang in cfg["languages"]:
         parts = [load_stats(results / "stats" / "shards" / f"{lang}.{i}.pt") for i in range(shards)]
@@ -70,7 +53,7 @@ def test_every_rule_logged_and_benchmarked(smoke_run):
     from langneurons.report import stage_times
     from langneurons.report.provenance import STAGE_ORDER
 
-    cfg, results, _, _ = smoke_run
+    cfg, results = smoke_run.cfg, smoke_run.model_results
     # every stage of the pipeline but those the smoke config does not run (and the report, still running here)
     expected = set(STAGE_ORDER) - {"wikipedia_corpus", "import_neurons", "compare_neurons", "report"}
     logs = list((results.parent / "logs").rglob("*.log"))
@@ -85,7 +68,7 @@ def test_every_rule_logged_and_benchmarked(smoke_run):
 
 
 def test_rerun_has_nothing_to_do(smoke_run):
-    _, _, _, path = smoke_run
+    path = smoke_run.config
     run = subprocess.run(
         ["snakemake", "-n", "--cores", "2", "--configfile", str(path)], cwd=REPO, capture_output=True, text=True
     )
@@ -93,9 +76,9 @@ def test_rerun_has_nothing_to_do(smoke_run):
     assert "Nothing to be done" in run.stdout + run.stderr
 
 
-def _dry_run_with_model_settings(smoke_run, tmp_path, **settings) -> set[str]:
+def _dry_run_with_model_settings(smoke_run: SmokeRun, tmp_path, **settings) -> set[str]:
     """The rules a dry run would run after changing ``settings`` of every model."""
-    cfg, _, _, _ = smoke_run
+    cfg = smoke_run.cfg
     changed = {**cfg, "models": {name: {**model, **settings} for name, model in cfg["models"].items()}}
     path = tmp_path / "changed.yaml"
     path.write_text(yaml.safe_dump(changed))
@@ -118,7 +101,7 @@ def test_run_settings_do_not_redo_finished_work(smoke_run, tmp_path):
 
 
 def test_generation_and_steering_tables(smoke_run):
-    cfg, results, _, _ = smoke_run
+    cfg, results = smoke_run.cfg, smoke_run.model_results
     langs = cfg["languages"]
     for kind in ("quality", "language_accuracy"):
         table = pd.read_csv(results / "generation" / f"lape.{kind}.csv", index_col="condition")
@@ -189,7 +172,7 @@ def test_sweep_outputs(smoke_run):
 
 def test_report_has_every_configured_section(smoke_run):
     """The page the report rule rendered from the real pipeline's files: every section has results."""
-    cfg, _, _, _ = smoke_run
+    cfg = smoke_run.cfg
     page = Results(cfg["results"]).path("report").read_text(encoding="utf-8")
     sections = dict(re.findall(r'<section id="(\w+)">(.*?)</section>', page, re.S))
     assert list(sections) == [key for key, _ in SECTIONS]
@@ -203,9 +186,11 @@ def test_report_has_every_configured_section(smoke_run):
     methods = cfg["selection"]["methods"]
     stability = 1 if {"lape", "lap", "lave"} & set(methods) else 0
     sweep = 2 + 1  # the sweep's curves (off-target, cross-lingual) and the deactivation dose-response
-    # layers, overlap, PPL per method; SES; stability; the sweep
-    assert page.count("<img ") == 3 * len(methods) + 1 + stability + sweep
+    tasks = len(cfg.get("tasks", {}).get("methods", ["lape"]))  # the schema's default: lape
+    # layers, overlap, PPL per method; SES; stability; the sweep; the task heat map per task method
+    assert page.count("<img ") == 3 * len(methods) + 1 + stability + sweep + tasks
     assert "How strongly to steer" in sections["steering"] and "Deactivation dose-response" in sections["steering"]
+    assert "Downstream tasks" in sections["tasks"] and "langneurons_next_word_zh" in sections["tasks"]
     # uncertainty: the stability subsection, the random null, intervals in the PPL, generation and steering tables
     assert "How stable are these neurons?" in sections["neurons"] and "Split-half Jaccard" in sections["neurons"]
     assert "does the judge read the question?" in sections["generation"]
@@ -213,12 +198,12 @@ def test_report_has_every_configured_section(smoke_run):
         r"shuffled control scores below the matched answers in \d+ of\s+\d+ languages", sections["generation"]
     )
     assert "Against the random null" in sections["ppl"] and "above every random draw" in sections["ppl"]
-    for key in ("ppl", "generation", "steering"):
+    for key in ("ppl", "tasks", "generation", "steering"):
         assert re.search(r"<td[^>]*>[^<]*\[[^<]*, [^<]*\][^<]*</td>", sections[key]), f"no interval in {key}"
 
 
 def test_uncertainty_outputs(smoke_run):
-    cfg, results, _, _ = smoke_run
+    cfg, results = smoke_run.cfg, smoke_run.model_results
     langs = cfg["languages"]
     for method in ["lape", "lap", "lave"]:
         table = pd.read_csv(results / "neurons" / f"{method}.stability.csv")
@@ -241,7 +226,7 @@ def test_uncertainty_outputs(smoke_run):
 
 
 def test_language_confusion_tables_and_corpus_check(smoke_run):
-    cfg, results, _, _ = smoke_run
+    cfg, results = smoke_run.cfg, smoke_run.model_results
     langs = cfg["languages"]
     confusion = pd.read_csv(results / "generation" / "lape.confusion.csv")
     assert list(confusion.columns) == ["metric", "condition", "language", "expected", "mean", "lo", "hi", "n"]

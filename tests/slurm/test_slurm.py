@@ -7,10 +7,13 @@ these tests with LANGNEURONS_REQUIRE_SLURM=1 (a missing cluster fails instead of
 skipping) and stops it.
 
 Every snakemake call runs from the repository root (the Snakefile) with the
-workflow profile profiles/slurm, on the smoke config cut to two languages, with
-results and prepared models under pytest's tmp_path, and inside
-`timeout -k 10 LIMIT`: without accounting (sacct) a plugin that misreads the
-job states would wait forever.
+workflow profile profiles/slurm, on the smoke config with results under pytest's
+tmp_path, and inside `timeout -k 10 LIMIT`: without accounting (sacct) a plugin
+that misreads the job states would wait forever. The local run they are compared
+with, and its prepared model, are the session's smoke run (``smoke_run`` in
+tests/conftest.py), which tests/integration/test_workflow_smoke.py checks: here
+only what Slurm changes is checked (every job through sbatch, the same files and
+tensors as the local run, failure and resume).
 """
 
 from __future__ import annotations
@@ -24,14 +27,11 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from ..conftest import REPO
+from ..conftest import REPO, SmokeRun, write_smoke_config
 
 pytestmark = pytest.mark.slurm
 
-LANGS = ["en", "zh"]
-MODEL = "tiny-llama"
 LIMIT = int(os.environ.get("LANGNEURONS_SLURM_TIMEOUT", "1500"))  # seconds per snakemake call (a hang guard)
 # per-call metadata that legitimately differs between runs (wall time of a job)
 VOLATILE_KEYS = {"seconds"}
@@ -63,7 +63,8 @@ def _no_cluster_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module", autouse=True)
+# session scope: set up before the session's smoke run, so that a missing cluster skips without building it
+@pytest.fixture(scope="session", autouse=True)
 def cluster():
     reason = _no_cluster_reason()
     if reason:
@@ -77,14 +78,10 @@ def work(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("slurm")
 
 
-def write_config(work: Path, name: str) -> tuple[Path, Path]:
-    """configs/smoke.yaml with two languages, results in work/name, models shared in work/resources."""
-    cfg = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
-    cfg["languages"] = list(LANGS)
-    cfg["results"] = str(work / name)
-    cfg["resources_dir"] = str(work / "resources")
+def write_config(work: Path, name: str, local: SmokeRun) -> tuple[Path, Path]:
+    """The local smoke run's config with results in work/name; the model it prepared is shared."""
     path = work / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    write_smoke_config(path, work / name, local.resources)
     return path, work / name
 
 
@@ -205,11 +202,11 @@ def same(a, b, where: str = "") -> None:
         assert a == b, f"{where}: {a!r} != {b!r}"
 
 
-def assert_same_results(results: Path, reference: Path) -> None:
-    """Tokens, statistics and neuron files equal the local run's (tensors with torch.equal)."""
+def assert_same_results(results: Path, reference: SmokeRun) -> None:
+    """The local run's files; its tokens, statistics and neuron files equal (tensors with torch.equal)."""
     import torch
 
-    ref_dir, got_dir = reference / MODEL, results / MODEL
+    ref_dir, got_dir = reference.model_results, results / reference.model
     ref_files = sorted(p.relative_to(ref_dir) for p in ref_dir.rglob("*") if p.is_file())
     got_files = sorted(p.relative_to(got_dir) for p in got_dir.rglob("*") if p.is_file())
     assert got_files == ref_files
@@ -232,17 +229,14 @@ def mtimes(folder: Path) -> dict[Path, int]:
 
 # ---------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def reference(work) -> Path:
-    """The same config run locally (--cores 2, one thread per job like the Slurm jobs)."""
-    config, results = write_config(work, "local")
-    rc, text = snakemake(["--cores", "2", "--max-threads", "1", "--configfile", str(config)], work / "local.log")
-    assert rc == 0, text[-4000:]
-    return results
+def reference(smoke_run) -> SmokeRun:
+    """The same config run locally (--cores 2, one thread per job like the Slurm jobs): the session's smoke run."""
+    return smoke_run
 
 
 # -------------------------------------------------------------------- tests
 def test_smoke_workflow_on_slurm_equals_local_run(work, reference):
-    config, results = write_config(work, "slurm")
+    config, results = write_config(work, "slurm", reference)
     rc, text = snakemake(slurm_args(config, work / "slurm_logs"), work / "slurm.log")
     assert rc == 0, text[-6000:]
     remote = check_jobs_ran_on_slurm(text)
@@ -255,13 +249,15 @@ def test_smoke_workflow_on_slurm_equals_local_run(work, reference):
 
 
 def test_failed_job_is_reported_and_resume_redoes_only_what_is_missing(work, reference):
-    config, results = write_config(work, "resume")
-    # A broken corpus file for zh (not JSON): the corpus rule sees its outputs and
-    # does not run, so tokenize[zh] fails inside its Slurm job; en goes on (--keep-going).
+    config, results = write_config(work, "resume", reference)
+    # A broken corpus file for zh (not JSON): the corpus rule sees all its outputs (the
+    # language check copied from the reference) and does not run, so tokenize[zh] fails
+    # inside its Slurm job; en and fr go on (--keep-going).
     corpus = results / "corpus"
     corpus.mkdir(parents=True)
     for split in ("train", "valid"):
         (corpus / f"zh.{split}.jsonl").write_text("this is not JSON\n")
+    shutil.copy2(reference.results / "corpus" / "zh.language_check.json", corpus / "zh.language_check.json")
 
     rc, text = snakemake(slurm_args(config, work / "resume_logs.1"), work / "resume.1.log")
     assert rc != 0, "a run with a failed job exited 0"
@@ -283,7 +279,7 @@ def test_failed_job_is_reported_and_resume_redoes_only_what_is_missing(work, ref
     assert all(states[slurm_id][0] == "FAILED" for slurm_id in failed), states
     # en was counted and merged; no selection from activation statistics ran (they
     # need zh). PV tunes on instruction data, not on the corpus, so it may have finished.
-    model = results / MODEL
+    model = results / reference.model
     assert (model / "stats" / "en.pt").is_file()
     assert not (model / "stats" / "zh.pt").exists()
     neurons = model / "neurons"
@@ -294,7 +290,7 @@ def test_failed_job_is_reported_and_resume_redoes_only_what_is_missing(work, ref
 
     # fix the input (the corpus the rule writes for this config) and run the same command again
     for split in ("train", "valid"):
-        shutil.copy2(reference / "corpus" / f"zh.{split}.jsonl", corpus / f"zh.{split}.jsonl")
+        shutil.copy2(reference.results / "corpus" / f"zh.{split}.jsonl", corpus / f"zh.{split}.jsonl")
         os.utime(corpus / f"zh.{split}.jsonl")  # newer than anything tokenize[zh] left behind
     rc, text = snakemake(slurm_args(config, work / "resume_logs.2"), work / "resume.2.log")
     assert rc == 0, text[-6000:]

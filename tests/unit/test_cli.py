@@ -1,5 +1,4 @@
-import subprocess
-import sys
+"""The command line in-process (the console script in a real process: tests/integration/test_console_script.py)."""
 
 import torch
 
@@ -46,42 +45,3 @@ def test_inspect_counts_shared_neurons_once_in_distinct(tmp_path, capsys):
     rows = {line.split()[0]: dict(zip(header, map(int, line.split()[1:]))) for line in table[3:] if line.strip()}
     assert rows["0"] == {"aa": 3, "bb": 3, "cc": 1, "assignments": 7, "distinct": 4}
     assert rows["1"] == {"aa": 1, "bb": 0, "cc": 2, "assignments": 3, "distinct": 2}
-
-
-def test_console_script_reports_bad_input(tmp_path):
-    bad = tmp_path / "bad.pt"
-    torch.save("nope", bad)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "langneurons.cli",
-            "identify",
-            "--activations",
-            str(bad),
-            str(bad),
-            "--out",
-            str(tmp_path / "x.pth"),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 1 and run.stderr.count("\n") == 1  # one line, no traceback or warnings
-    assert run.stderr.startswith(f"langneurons: error: {bad} is not an activation statistics file")
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "langneurons.cli",
-            "identify",
-            "--method",
-            "lave",
-            "--activations",
-            *fake_stats(tmp_path, 2),
-            "--out",
-            str(tmp_path / "x.pth"),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode != 0 and "LAVE needs activation sums" in run.stderr

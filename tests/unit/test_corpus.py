@@ -176,6 +176,7 @@ def wikipedia_corpus(root, out, seed=1, train=600, valid=200, seq_len=32):
     return result
 
 
+@pytest.mark.usefixtures("quick_stream_shutdown")
 def test_wikipedia_source_gives_exactly_the_token_budget(tmp_path):
     """The real `datasets` streaming path, on a local folder laid out like wikimedia/wikipedia."""
     wikipedia_copy(tmp_path / "wiki", "vi", 60)
@@ -192,6 +193,7 @@ def test_wikipedia_source_gives_exactly_the_token_budget(tmp_path):
         wikipedia_corpus(tmp_path / "nowhere", tmp_path / "d")
 
 
+@pytest.mark.usefixtures("quick_stream_shutdown")
 def test_wikipedia_source_too_small_fails_clearly(tmp_path, caplog):
     wikipedia_copy(tmp_path / "wiki", "vi", 12)  # about 1,000 byte tokens in all
     with caplog.at_level("WARNING"):

@@ -1,9 +1,4 @@
-"""The paper configs hold the authors' settings and plan offline (dry run): per-shard GPU counting jobs and a PV
-tuning job for every language, SES on the mvicuna questions."""
-
-import os
-import re
-import subprocess
+"""The paper configs hold the authors' settings (their dry run: tests/integration/test_paper_configs.py)."""
 
 import pytest
 import yaml
@@ -21,26 +16,15 @@ def test_all_paper_models_have_configs():
 
 
 @pytest.mark.parametrize("path", PAPER, ids=lambda p: p.stem)
-def test_paper_config_dry_runs_offline(path):
+def test_paper_configs_load_the_papers_models(path):
     cfg = yaml.safe_load(path.read_text())
-    env = {**os.environ, "OPENAI_API_KEY": "dummy-for-dry-run", "HF_HUB_OFFLINE": "1"}
-    run = subprocess.run(
-        ["snakemake", "-n", "--configfile", str(path)], cwd=REPO, capture_output=True, text=True, env=env, timeout=300
-    )
-    out = run.stdout + run.stderr
-    assert run.returncode == 0, out[-3000:]
-    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
-    shards, langs = cfg["counting"]["shards"], len(cfg["languages"])
-    assert int(jobs["count_activations"]) == shards * langs
-    assert int(jobs["pv_tune"]) == langs and "pv" in cfg["selection"]["methods"]  # one fine-tuning job per language
+    assert "pv" in cfg["selection"]["methods"]
     model = next(iter(cfg["models"].values()))
     assert model["source"] == "hf" and model["dtype"] == "bfloat16"
     if "70b" in path.stem:
         assert model["gpus"] > 1 and model["device_map"] == "auto"
     if "bloom" in path.stem:
         assert "ja" not in cfg["languages"]  # as the authors did
-    ses = re.search(r"^rule ses:\n    input: (.*)$", out, flags=re.M).group(1).split(", ")
-    assert [f"{cfg['results']}/questions/{lang}.jsonl" for lang in cfg["languages"]] == ses[1:]
 
 
 @pytest.mark.parametrize("path", PAPER, ids=lambda p: p.stem)

@@ -83,6 +83,7 @@ def test_bundled_instructions_use_train_topics_in_the_language():
         bundled_instructions("de", 16)
 
 
+@pytest.mark.usefixtures("quick_stream_shutdown")
 def test_dataset_instructions_on_local_copy(tmp_path):
     """The real `datasets` streaming path, on a local folder laid out like Bactrian-X (one folder per language)."""
     import pyarrow as pa

@@ -100,6 +100,20 @@ def test_empty_results_folder_still_renders_every_section(tmp_path):
     assert "<img" not in page
 
 
+def test_downstream_tasks_heat_map_table_with_intervals_and_specificity(complete_page):
+    page, _, config = complete_page
+    tasks = _section(page, "tasks")
+    text = _text(tasks)
+    langs = config["languages"]
+    assert f"hurts its own tasks most for {len(langs)} of {len(langs)} languages" in text
+    assert "<img " in tasks and "change from normal of each task's metric" in text
+    cells = _cells(tasks)
+    assert "0.80 ± 0.08" in cells  # normal: value ± harness stderr, two decimals
+    assert "0.30 ± 0.08 (-0.50 [-0.70, -0.30])" in cells  # own task: change from normal and its interval
+    assert "✓ yes" in cells and "25.00" in cells  # specificity: own drop 0.5, others 0.02: ratio 0.5 / 0.02
+    assert "95% paired bootstrap interval" in text
+
+
 def test_numbers_are_rounded(complete_page):
     page, _, _ = complete_page
     ppl = _cells(_section(page, "ppl"))
@@ -143,7 +157,7 @@ def test_figures_are_inline_png_data_uris_with_captions(complete_page):
     page, results, _ = complete_page
     sources = re.findall(r'<img src="([^"]+)"', page)
     pngs = sorted(results.rglob("*.png"))
-    assert len(sources) == len(pngs) == 3 * len(METHODS) + 1
+    assert len(sources) == len(pngs) == 3 * len(METHODS) + 1 + 1  # + the task heat map (LAPE)
     decoded = set()
     for src in sources:
         assert src.startswith("data:image/png;base64,")

@@ -78,27 +78,43 @@ def test_cycle_finder_finds_a_cycle():
 
 
 def test_the_config_gate_imports_only_light_modules():
-    """config reads the schema, the bundled data's index, the paths table and the errors at import; nothing
-    else (a lazy import of neuronsets reads an imported neuron file, only for configs that import one)."""
+    """config reads the schema, the bundled data's index, the paths table, the stages' splitting and the errors
+    at import; nothing else (a lazy import of neuronsets reads an imported neuron file, only for configs that
+    import one)."""
     graph = import_graph()
     files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     top = {
         name: imports(files[name], set(graph), top_level_only=True)
-        for name in ("langneurons.config", "langneurons.methods", "langneurons.paths", "langneurons.bundled")
+        for name in (
+            "langneurons.config",
+            "langneurons.methods",
+            "langneurons.paths",
+            "langneurons.bundled",
+            "langneurons.tasks",
+        )
     }
-    assert top["langneurons.config"] <= {"langneurons.bundled", "langneurons.errors", "langneurons.paths"}
+    assert top["langneurons.config"] <= {
+        "langneurons.bundled",
+        "langneurons.errors",
+        "langneurons.paths",
+        "langneurons.splitting",
+        "langneurons.tasks",
+    }
+    # the tasks module's names and bundled items are read while Snakemake parses; the harness loads in its job
+    assert top["langneurons.tasks"] <= {"langneurons.bundled", "langneurons.errors"}
     assert graph["langneurons.errors"] == set() and graph["langneurons.paths"] == set()
+    assert graph["langneurons.splitting"] == set()  # the stages' work and jobs: arithmetic on the config
     assert top["langneurons.methods"] <= {"langneurons.errors"}  # the algorithms load when a method runs
     assert top["langneurons.bundled"] <= {"langneurons.errors", "langneurons.io"}
     assert graph["langneurons.config"] - top["langneurons.config"] <= {"langneurons.neuronsets"}
 
 
 def test_parse_time_modules_do_not_import_torch_at_module_level():
-    for name in ("config", "methods", "paths", "bundled", "errors", "io"):
+    for name in ("config", "methods", "paths", "bundled", "errors", "io", "splitting", "tasks"):
         tree = ast.parse((PACKAGE / f"{name}.py").read_text(encoding="utf-8"))
         top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
         names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names} | {
             n.module for n in top if isinstance(n, ast.ImportFrom) and n.module
         }
-        assert not any(m.split(".")[0] == "torch" for m in names), name
+        assert not any(m.split(".")[0] in ("torch", "lm_eval", "pandas") for m in names), name
     assert sys.modules  # (the parse itself is checked in a fresh interpreter: tests/integration/test_parse.py)

@@ -16,7 +16,7 @@ rule count_activations:
     resources:
         gpu=gpus,
         mem_mb=mem_mb,
-        runtime=runtime,
+        runtime=runtime("count_activations"),
     params:
         model=model_cfg,
         shards=SHARDS,

@@ -2,9 +2,18 @@ import os
 import re
 
 from langneurons.bundled import bundled_questions_file
-from langneurons.config import ppl_methods, steering_modes, sweep_stage, sweeps, validate_workflow_config
+from langneurons.config import (
+    ppl_methods,
+    split_work,
+    steering_modes,
+    sweep_stage,
+    sweeps,
+    validate_workflow_config,
+)
 from langneurons.methods import rates_of, stability_methods, statistics_methods
 from langneurons.paths import PREPARED_MODEL, Results, fill
+from langneurons.splitting import JOB_KEYS, jobs_of, runtime_minutes
+from langneurons.tasks import task_methods, task_specs, uses_bundled
 
 validate_workflow_config(config)
 
@@ -41,7 +50,19 @@ SHARDS = config["counting"]["shards"]
 STABILITY_METHODS = [m for m in METHODS if m in stability_methods()]
 NULL_DRAWS = config["uncertainty"]["null_draws"] if PPL_METHODS else 0
 PV = config["selection"]["pv"]
+TASK_METHODS = task_methods(config)
+TASK_SPECS = task_specs(config)  # {task: {language, metric}}
+TASK_CONDITIONS = config["tasks"]["conditions"]
+BUNDLED_TASK_LANGS = uses_bundled(config)
 GPU_THREADS = 8
+# Jobs of each split stage (perplexity.jobs, uncertainty.null_jobs, generation.jobs, steering.jobs, judge.jobs):
+# with 1 the stage's rule does the work; with more, `<rule>_part` jobs each do a slice and the rule merges them
+# on this machine (langneurons/splitting.py).
+JOBS = {stage: jobs_of(config, stage) for stage in JOB_KEYS}
+# per model, every GPU stage's jobs and the work of the largest one: their wall times (runtime)
+WORK = {model: {work.stage: work for work in split_work(config, model)} for model in MODELS}
+MERGE_MEM_MB = 4000
+MERGE_MINUTES = 30
 
 
 wildcard_constraints:
@@ -50,6 +71,7 @@ wildcard_constraints:
     split="train|valid",
     method="[a-z0-9_]+",
     shard=r"\d+",
+    part=r"\d+",
 
 
 localrules:
@@ -64,7 +86,7 @@ localrules:
 # Model settings that only say how a job runs, not what it computes: they are
 # left out of the params (Snakemake's rerun trigger), so tuning them on a
 # cluster redoes nothing already computed. Scripts read them from the config.
-RUN_SETTINGS = ("batch_size", "device_map", "gpus", "mem_mb", "runtime")
+RUN_SETTINGS = ("batch_size", "device_map", "gpus", "mem_mb", "runtime", "throughput")
 # The settings that decide which weights prepare_model writes.
 PREPARE_SETTINGS = ("source", "path", "revision", "trust_remote_code", "random")
 
@@ -139,8 +161,34 @@ def mem_mb(wildcards):
     return config["models"][wildcards.model]["mem_mb"]
 
 
-def runtime(wildcards):
-    return config["models"][wildcards.model]["runtime"]
+def runtime(stage):
+    """Minutes of a job of ``stage``: the model's ``runtime``, else from the job's work and ``throughput``."""
+
+    def minutes(wildcards):
+        settings = config["models"][wildcards.model]
+        if settings["runtime"] is not None:
+            return settings["runtime"]
+        return runtime_minutes(WORK[wildcards.model][stage], settings["throughput"])
+
+    return minutes
+
+
+def split(stage, one_job, merge):
+    """A setting of a split stage's rule: ``one_job`` when it does the work itself, else ``merge`` (its parts')."""
+    return one_job if JOBS[stage] == 1 else merge
+
+
+def part_files(name, stage, *wildcard_names):
+    """The part files of ``stage`` to merge (none when it runs as one job). ``wildcard_names`` are the
+    wildcards that the part files share with the merging job (the method of generate)."""
+
+    def files(wildcards):
+        if JOBS[stage] == 1:
+            return []
+        values = {key: getattr(wildcards, key) for key in wildcard_names}
+        return per_model(name, wildcards, part=range(JOBS[stage]), **values)
+
+    return files
 
 
 def valid_tokens(wildcards):
@@ -225,6 +273,34 @@ def judge_api_slots(wildcards):
     return 1 if config["judge"]["backend"] == "openai" else 0
 
 
+def task_random_neurons(wildcards):
+    """The random neurons of the random condition (matched to each task's language)."""
+    return [R.pattern("neurons", model=wildcards.model, method="random")] if "random" in TASK_CONDITIONS else []
+
+
+def task_stats(wildcards):
+    """The statistics whose mean activations the steered conditions set (only read when they run)."""
+    return language_stats(wildcards) if "steered" in TASK_CONDITIONS else []
+
+
+def bundled_task_files(wildcards):
+    return per_model("bundled_task", wildcards, lang=BUNDLED_TASK_LANGS) + per_model(
+        "bundled_task_data", wildcards, lang=BUNDLED_TASK_LANGS
+    )
+
+
+def task_steering():
+    """The steering settings of the steered conditions (none when they do not run: changing them reruns nothing)."""
+    return {k: config["steering"][k] for k in ("mode", "strength")} if "steered" in TASK_CONDITIONS else {}
+
+
+def task_targets():
+    names = ("task_table", "task_specificity", "task_samples", "task_harness", "task_figure")
+    return [
+        R.pattern(name, model=model, method=method) for name in names for model in MODELS for method in TASK_METHODS
+    ]
+
+
 def generation_targets():
     if not (GEN_METHODS or STEER_METHOD):
         return []
@@ -285,6 +361,7 @@ def all_targets():
         + expand(R.pattern("ses"), model=MODELS)
         + [f for model in MODELS for f in figures(model)]
         + [R.pattern("ses_figure")]
+        + task_targets()
         + generation_targets()
         + sweep_targets()
         + comparison_targets()

@@ -15,26 +15,58 @@ rule questions:
         "../scripts/questions.py"
 
 
-rule generate:
-    """Answers under normal, random and each language's neurons deactivated."""
+rule generate_part:
+    """One of generation.jobs even shares of a method's batches of prompts (one GPU job): its answers."""
     input:
         model=model_json,
         questions=question_files,
         neurons=R.pattern("neurons"),
         random=R.pattern("neurons", method="random"),
     output:
-        R.pattern("generated"),
+        R.pattern("generated_part"),
     log:
-        R.log("generate", "{model}/{method}"),
+        R.log("generate_part", "{model}/{method}.{part}"),
     benchmark:
-        R.benchmark("generate", "{model}/{method}")
+        R.benchmark("generate_part", "{model}/{method}.{part}")
     conda:
         "../../envs/langneurons.yaml"
     threads: GPU_THREADS
     resources:
         gpu=gpus,
         mem_mb=mem_mb,
-        runtime=runtime,
+        runtime=runtime("generate"),
+    params:
+        model=model_cfg,
+        generation=config["generation"],
+        max_questions=config["questions"]["max_questions"],
+        languages=LANGS,
+        jobs=JOBS["generate"],
+    script:
+        "../scripts/generate.py"
+
+
+rule generate:
+    """Answers under normal, random and each language's neurons deactivated (one job, or the parts joined)."""
+    input:
+        model=model_json,
+        questions=question_files,
+        neurons=R.pattern("neurons"),
+        random=R.pattern("neurons", method="random"),
+        parts=part_files("generated_part", "generate", "method"),
+    output:
+        R.pattern("generated"),
+    log:
+        R.log("generate", "{model}/{method}"),
+    benchmark:
+        R.benchmark("generate", "{model}/{method}")
+    localrule: JOBS["generate"] > 1
+    conda:
+        "../../envs/langneurons.yaml"
+    threads: split("generate", GPU_THREADS, 1)
+    resources:
+        gpu=split("generate", gpus, 0),
+        mem_mb=split("generate", mem_mb, MERGE_MEM_MB),
+        runtime=split("generate", runtime("generate"), MERGE_MINUTES),
     params:
         model=model_cfg,
         generation=config["generation"],
@@ -64,7 +96,7 @@ rule steer_sweep:
     resources:
         gpu=gpus,
         mem_mb=mem_mb,
-        runtime=runtime,
+        runtime=runtime("steer_sweep"),
     params:
         model=model_cfg,
         generation=config["generation"],
@@ -95,7 +127,7 @@ rule judge_sweep:
     resources:
         gpu=judge_gpus,
         mem_mb=mem_mb,
-        runtime=runtime,
+        runtime=runtime("judge_sweep"),
         openai_api=judge_api_slots,
     params:
         model=model_cfg,
@@ -110,8 +142,8 @@ rule judge_sweep:
         "../scripts/judge_sweep.py"
 
 
-rule steer:
-    """Steered answers: off-target mitigation and cross-lingual steering (with the sweep's chosen settings)."""
+rule steer_part:
+    """One of steering.jobs even shares of the steering batches (one GPU job): its answers."""
     input:
         model=model_json,
         questions=question_files,
@@ -119,18 +151,54 @@ rule steer:
         stats=language_stats,
         chosen=chosen_strengths,
     output:
-        R.pattern("steered"),
+        R.pattern("steered_part"),
     log:
-        R.log("steer", "{model}"),
+        R.log("steer_part", "{model}/{part}"),
     benchmark:
-        R.benchmark("steer", "{model}")
+        R.benchmark("steer_part", "{model}/{part}")
     conda:
         "../../envs/langneurons.yaml"
     threads: GPU_THREADS
     resources:
         gpu=gpus,
         mem_mb=mem_mb,
-        runtime=runtime,
+        runtime=runtime("steer"),
+    params:
+        model=model_cfg,
+        generation=config["generation"],
+        steering=steering_settings(),
+        max_questions=config["questions"]["max_questions"],
+        languages=LANGS,
+        with_normal=not GEN_METHODS,
+        jobs=JOBS["steer"],
+    script:
+        "../scripts/steer.py"
+
+
+rule steer:
+    """Steered answers: off-target mitigation and cross-lingual steering (with the sweep's chosen settings; one job,
+    or the parts joined)."""
+    input:
+        model=model_json,
+        questions=question_files,
+        neurons=steering_neurons,
+        stats=language_stats,
+        chosen=chosen_strengths,
+        parts=part_files("steered_part", "steer"),
+    output:
+        R.pattern("steered"),
+    log:
+        R.log("steer", "{model}"),
+    benchmark:
+        R.benchmark("steer", "{model}")
+    localrule: JOBS["steer"] > 1
+    conda:
+        "../../envs/langneurons.yaml"
+    threads: split("steer", GPU_THREADS, 1)
+    resources:
+        gpu=split("steer", gpus, 0),
+        mem_mb=split("steer", mem_mb, MERGE_MEM_MB),
+        runtime=split("steer", runtime("steer"), MERGE_MINUTES),
     params:
         model=model_cfg,
         generation=config["generation"],
@@ -142,12 +210,49 @@ rule steer:
         "../scripts/steer.py"
 
 
-rule judge:
-    """Language of every answer (as a whole, per line and per word) and content quality (1-5); paper-shaped tables."""
+rule judge_part:
+    """One of judge.jobs even shares of the judging (local: the model's likelihood batches; openai: the answers)."""
     input:
         model=model_json,
         generated=generated_answers,
         steered=steered_answers,
+    output:
+        R.pattern("judge_part"),
+    log:
+        R.log("judge_part", "{model}/{part}"),
+    benchmark:
+        R.benchmark("judge_part", "{model}/{part}")
+    conda:
+        "../../envs/langneurons.yaml"
+    threads: GPU_THREADS
+    resources:
+        gpu=judge_gpus,
+        mem_mb=mem_mb,
+        runtime=runtime("judge"),
+        openai_api=judge_api_slots,
+    params:
+        model=model_cfg,
+        judge=config["judge"],
+        generation=config["generation"],
+        uncertainty=config["uncertainty"],
+        languages=LANGS,
+        methods=GEN_METHODS,
+        cache=R.pattern("judge_cache"),
+        jobs=JOBS["judge"],
+    script:
+        "../scripts/judge.py"
+
+
+rule judge:
+    """Language of every answer (as a whole, per line and per word) and content quality (1-5); paper-shaped tables.
+
+    One job (judge.jobs 1), or the parts' work merged on this machine.
+    """
+    input:
+        model=model_json,
+        generated=generated_answers,
+        steered=steered_answers,
+        parts=part_files("judge_part", "judge"),
     output:
         answers=expand(R.pattern("answers"), method=GEN_METHODS, allow_missing=True),
         quality=expand(R.pattern("quality"), method=GEN_METHODS, allow_missing=True),
@@ -161,13 +266,14 @@ rule judge:
         R.log("judge", "{model}"),
     benchmark:
         R.benchmark("judge", "{model}")
+    localrule: JOBS["judge"] > 1
     conda:
         "../../envs/langneurons.yaml"
-    threads: GPU_THREADS
+    threads: split("judge", GPU_THREADS, 1)
     resources:
-        gpu=judge_gpus,
-        mem_mb=mem_mb,
-        runtime=runtime,
+        gpu=split("judge", judge_gpus, 0),
+        mem_mb=split("judge", mem_mb, MERGE_MEM_MB),
+        runtime=split("judge", runtime("judge"), MERGE_MINUTES),
         openai_api=judge_api_slots,
     params:
         model=model_cfg,

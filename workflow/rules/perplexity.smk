@@ -1,12 +1,43 @@
+rule perplexity_part:
+    """One of perplexity.jobs even shares of the evaluations (one GPU job): their per-block NLL."""
+    input:
+        model=model_json,
+        valid=valid_tokens,
+        neurons=ppl_neurons,
+    output:
+        R.pattern("ppl_part"),
+    log:
+        R.log("perplexity_part", "{model}/{part}"),
+    benchmark:
+        R.benchmark("perplexity_part", "{model}/{part}")
+    conda:
+        "../../envs/langneurons.yaml"
+    threads: GPU_THREADS
+    resources:
+        gpu=gpus,
+        mem_mb=mem_mb,
+        runtime=runtime("perplexity"),
+    params:
+        model=model_cfg,
+        methods=PPL_METHODS,
+        languages=LANGS,
+        block=config["uncertainty"]["block_tokens"],
+        jobs=JOBS["perplexity"],
+    script:
+        "../scripts/perplexity.py"
+
+
 rule perplexity:
     """PPL of every language's valid split with no neurons / each language's neurons deactivated.
 
-    One model load serves every method and condition.
+    One model load serves every method and condition (perplexity.jobs 1), or the
+    tables are merged from the parts' NLL on this machine.
     """
     input:
         model=model_json,
         valid=valid_tokens,
         neurons=ppl_neurons,
+        parts=part_files("ppl_part", "perplexity"),
     output:
         ppl=expand(R.pattern("ppl"), method=PPL_METHODS, allow_missing=True),
         delta=expand(R.pattern("ppl_delta"), method=PPL_METHODS, allow_missing=True),
@@ -16,13 +47,14 @@ rule perplexity:
         R.log("perplexity", "{model}"),
     benchmark:
         R.benchmark("perplexity", "{model}")
+    localrule: JOBS["perplexity"] > 1
     conda:
         "../../envs/langneurons.yaml"
-    threads: GPU_THREADS
+    threads: split("perplexity", GPU_THREADS, 1)
     resources:
-        gpu=gpus,
-        mem_mb=mem_mb,
-        runtime=runtime,
+        gpu=split("perplexity", gpus, 0),
+        mem_mb=split("perplexity", mem_mb, MERGE_MEM_MB),
+        runtime=split("perplexity", runtime("perplexity"), MERGE_MINUTES),
     params:
         model=model_cfg,
         methods=PPL_METHODS,
@@ -51,7 +83,7 @@ rule deactivation_ppl:
     resources:
         gpu=gpus,
         mem_mb=mem_mb,
-        runtime=runtime,
+        runtime=runtime("deactivation_ppl"),
     params:
         model=model_cfg,
         languages=LANGS,

@@ -40,7 +40,7 @@ rule pv_tune:
     resources:
         gpu=gpus,
         mem_mb=mem_mb,
-        runtime=runtime,
+        runtime=runtime("pv_tune"),
     params:
         model=model_cfg,
         tuning={k: PV[k] for k in ("steps", "batch_size", "seq_len", "lr", "optimizer", "seed")},

@@ -16,7 +16,7 @@ rule ses:
     resources:
         gpu=gpus,
         mem_mb=mem_mb,
-        runtime=runtime,
+        runtime=runtime("ses"),
     params:
         model=model_cfg,
         ses=config["ses"],

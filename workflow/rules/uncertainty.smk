@@ -50,31 +50,68 @@ rule perplexity_ci:
         "../scripts/perplexity_ci.py"
 
 
-rule perplexity_null:
-    """Own-language PPL increase of random draws with each method's count per language and layer: its own null."""
+rule perplexity_null_part:
+    """One of uncertainty.null_jobs even shares of the null's blocks of rows (one GPU job): their per-block NLL."""
     input:
         model=model_json,
         valid=valid_tokens,
-        nll=expand(R.pattern("ppl_nll"), method=PPL_METHODS, allow_missing=True),
         neurons=ppl_neurons,
     output:
-        R.pattern("ppl_null"),
+        R.pattern("null_part"),
     log:
-        R.log("perplexity_null", "{model}"),
+        R.log("perplexity_null_part", "{model}/{part}"),
     benchmark:
-        R.benchmark("perplexity_null", "{model}")
+        R.benchmark("perplexity_null_part", "{model}/{part}")
     conda:
         "../../envs/langneurons.yaml"
     threads: GPU_THREADS
     resources:
         gpu=gpus,
         mem_mb=mem_mb,
-        runtime=runtime,
+        runtime=runtime("perplexity_null"),
     params:
         model=model_cfg,
         methods=PPL_METHODS,
         languages=LANGS,
         seed=config["selection"]["seed"],
         draws=NULL_DRAWS,
+        block=config["uncertainty"]["block_tokens"],
+        jobs=JOBS["perplexity_null"],
+    script:
+        "../scripts/perplexity_null.py"
+
+
+rule perplexity_null:
+    """Own-language PPL increase of random draws with each method's count per language and layer: its own null.
+
+    One job (uncertainty.null_jobs 1), or the merge of the parts' rows on this machine.
+    """
+    input:
+        model=model_json,
+        valid=valid_tokens,
+        nll=expand(R.pattern("ppl_nll"), method=PPL_METHODS, allow_missing=True),
+        neurons=ppl_neurons,
+        parts=part_files("null_part", "perplexity_null"),
+    output:
+        R.pattern("ppl_null"),
+    log:
+        R.log("perplexity_null", "{model}"),
+    benchmark:
+        R.benchmark("perplexity_null", "{model}")
+    localrule: JOBS["perplexity_null"] > 1
+    conda:
+        "../../envs/langneurons.yaml"
+    threads: split("perplexity_null", GPU_THREADS, 1)
+    resources:
+        gpu=split("perplexity_null", gpus, 0),
+        mem_mb=split("perplexity_null", mem_mb, MERGE_MEM_MB),
+        runtime=split("perplexity_null", runtime("perplexity_null"), MERGE_MINUTES),
+    params:
+        model=model_cfg,
+        methods=PPL_METHODS,
+        languages=LANGS,
+        seed=config["selection"]["seed"],
+        draws=NULL_DRAWS,
+        block=config["uncertainty"]["block_tokens"],
     script:
         "../scripts/perplexity_null.py"

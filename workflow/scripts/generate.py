@@ -1,3 +1,5 @@
+# Rules generate_part (one share of a method's batches of prompts: a part file) and generate (all of them, or the
+# parts joined in order: the same answers either way).
 from langneurons.generation import (
     build_prompt,
     deactivation_conditions,
@@ -11,20 +13,30 @@ from langneurons.neuronsets import load_neurons, validate_neurons
 from langneurons.runlog import start
 
 log = start(snakemake)
-languages, cfg = snakemake.params.languages, snakemake.params.generation
-lm = load_for_job(snakemake)
-neurons, random_neurons = (load_neurons(path, languages) for path in (snakemake.input.neurons, snakemake.input.random))
-for path, ns in ((snakemake.input.neurons, neurons), (snakemake.input.random, random_neurons)):
-    validate_neurons(ns, languages, lm.num_layers, lm.num_neurons, path)
-template, instructions = load_template(cfg["template"]), load_instructions(cfg["instructions"])
-first = snakemake.params.max_questions  # None = all
-questions = {lang: read_jsonl(path)[:first] for lang, path in zip(languages, snakemake.input.questions)}
-prompts = {
-    lang: [build_prompt(template, q["question"], instructions.get(lang, "")) for q in questions[lang]]
-    for lang in languages
-}
-plans = deactivation_conditions(neurons, random_neurons, languages)
-meta = {"model": snakemake.wildcards.model, "method": snakemake.wildcards.method}
-records = run_conditions(lm, questions, prompts, plans, cfg, meta, progress=True)
-write_jsonl(records, snakemake.output[0])
-log.info("%d answers", len(records))
+if snakemake.rule == "generate" and snakemake.input.parts:
+    records = [record for path in snakemake.input.parts for record in read_jsonl(path)]
+    write_jsonl(records, snakemake.output[0])
+    log.info("%d answers from %d parts", len(records), len(snakemake.input.parts))
+else:
+    part, parts = (
+        (int(snakemake.wildcards.part), snakemake.params.jobs) if snakemake.rule == "generate_part" else (0, 1)
+    )
+    languages, cfg = snakemake.params.languages, snakemake.params.generation
+    lm = load_for_job(snakemake)
+    neurons, random_neurons = (
+        load_neurons(path, languages) for path in (snakemake.input.neurons, snakemake.input.random)
+    )
+    for path, ns in ((snakemake.input.neurons, neurons), (snakemake.input.random, random_neurons)):
+        validate_neurons(ns, languages, lm.num_layers, lm.num_neurons, path)
+    template, instructions = load_template(cfg["template"]), load_instructions(cfg["instructions"])
+    first = snakemake.params.max_questions  # None = all
+    questions = {lang: read_jsonl(path)[:first] for lang, path in zip(languages, snakemake.input.questions)}
+    prompts = {
+        lang: [build_prompt(template, q["question"], instructions.get(lang, "")) for q in questions[lang]]
+        for lang in languages
+    }
+    plans = deactivation_conditions(neurons, random_neurons, languages)
+    meta = {"model": snakemake.wildcards.model, "method": snakemake.wildcards.method}
+    records = run_conditions(lm, questions, prompts, plans, cfg, meta, progress=True, part=part, parts=parts)
+    write_jsonl(records, snakemake.output[0])
+    log.info("%d answers (part %d of %d)", len(records), part + 1, parts)
