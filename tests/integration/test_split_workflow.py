@@ -2,12 +2,13 @@
 generation.jobs, steering.jobs, judge.jobs): the merged files equal the one-job run's, byte for byte, and a
 part that failed or was killed is the only part run again.
 
-Self-contained: its own one-job smoke run, then the split stages run again from a copy of its results (the
-stages before them, and their outputs, are the same in both).
+The one-job run is the session's smoke run (``smoke_run``); the split stages run again from a copy of its
+results (the stages before them, and their outputs, are the same in both).
 """
 
 from __future__ import annotations
 
+import copy
 import filecmp
 import os
 import re
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ..conftest import REPO
+from ..conftest import REPO, SmokeRun
 
 pytestmark = pytest.mark.integration
 
@@ -32,13 +33,13 @@ STAGE_OUTPUTS = ("ppl", "generation", "steering", "judge")
 BLOCK = re.compile(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", re.M)
 
 
-def write_config(folder: Path, results: Path, resources: Path, split: bool) -> Path:
-    cfg = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
-    cfg["results"], cfg["resources_dir"] = str(results), str(resources)
-    if split:
-        for (section, key), jobs in JOBS.items():
-            cfg.setdefault(section, {})[key] = jobs
-    path = folder / f"{'split' if split else 'one'}.yaml"
+def write_split_config(folder: Path, reference: SmokeRun, results: Path) -> Path:
+    """The smoke run's config with results in ``results`` and every GPU stage split (``JOBS``)."""
+    cfg = copy.deepcopy(reference.cfg)
+    cfg["results"] = str(results)
+    for (section, key), jobs in JOBS.items():
+        cfg.setdefault(section, {})[key] = jobs
+    path = folder / "split.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
@@ -89,16 +90,14 @@ def mtimes(folder: Path) -> dict[Path, int]:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, smoke_run):
     work = tmp_path_factory.mktemp("split")
-    resources = work / "resources"
-    one = work / "one"
-    snakemake(write_config(work, one, resources, split=False))
+    one = smoke_run.results  # read-only
     split = work / "split"
     shutil.copytree(one, split)  # copy2: the same times, so only what is deleted below runs again
     for name in STAGE_OUTPUTS:
         shutil.rmtree(split / MODEL / name, ignore_errors=True)
-    config = write_config(work, split, resources, split=True)
+    config = write_split_config(work, smoke_run, split)
     snakemake(config)
     return one, split, config
 
