@@ -19,10 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ..conftest import REPO
+from ..conftest import REPO, SmokeRun
 from .test_slurm import (
     LIMIT,
-    MODEL,
     _no_cluster_reason,
     check_jobs_ran_on_slurm,
     jobs_in_log,
@@ -62,32 +61,29 @@ def work(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reference(work) -> Path:
-    config, results = write_config(work, "local")
-    rc, text = snakemake(["--cores", "2", "--max-threads", "1", "--configfile", str(config)], work / "local.log")
-    assert rc == 0, text[-4000:]
-    return results
+def reference(smoke_run) -> SmokeRun:
+    """The local one-job run: the session's smoke run (read-only)."""
+    return smoke_run
 
 
-def split_config(work: Path, name: str, reference: Path) -> tuple[Path, Path]:
+def split_config(work: Path, name: str, reference: SmokeRun) -> tuple[Path, Path]:
     """The reference's results copied (times kept), the split stages' outputs removed, a config that splits them."""
-    config, results = write_config(work, name)
-    shutil.copytree(reference, results)
+    config, results = write_config(work, name, reference)
+    shutil.copytree(reference.results, results)
     for stage in SPLIT_STAGES:
-        shutil.rmtree(results / MODEL / stage, ignore_errors=True)
+        shutil.rmtree(results / reference.model / stage, ignore_errors=True)
     cfg = yaml.safe_load(config.read_text())
     for (section, key), jobs in JOBS.items():
         cfg.setdefault(section, {})[key] = jobs
-    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    config.write_text(yaml.safe_dump(cfg))  # keys sorted as the reference's: its params read the same
     return config, results
 
 
-def same_as_reference(results: Path, reference: Path) -> None:
-    files = sorted(
-        p.relative_to(reference / MODEL) for p in (reference / MODEL).rglob("*") if p.is_file() and p.suffix != ".html"
-    )
+def same_as_reference(results: Path, reference: SmokeRun) -> None:
+    ref, got = reference.model_results, results / reference.model
+    files = sorted(p.relative_to(ref) for p in ref.rglob("*") if p.is_file() and p.suffix != ".html")
     assert any(p.parts[0] == "ppl" for p in files) and any(p.parts[0] == "generation" for p in files)
-    differ = [str(p) for p in files if not filecmp.cmp(reference / MODEL / p, results / MODEL / p, shallow=False)]
+    differ = [str(p) for p in files if not filecmp.cmp(ref / p, got / p, shallow=False)]
     assert not differ, f"differ from the local one-job run: {differ}"
 
 
@@ -115,7 +111,8 @@ def test_split_stages_on_slurm_equal_the_local_one_job_run(work, reference):
 
 def test_a_failed_and_a_cancelled_part_are_the_only_parts_submitted_again(work, reference):
     config, results = split_config(work, "resume", reference)
-    model = results / MODEL
+    model = results / reference.model
+    name = reference.model
     # the null's part 1 fails inside its Slurm job (a folder where it writes), and generate's part 1 is
     # cancelled by Slurm while it runs (scancel, as at a time limit); the other parts finish (keep-going)
     (model / "ppl" / "null_parts").mkdir(parents=True)
@@ -165,10 +162,10 @@ def test_a_failed_and_a_cancelled_part_are_the_only_parts_submitted_again(work, 
     remote = check_jobs_ran_on_slurm(text)
     # the failed and the cancelled part, and the judge's parts, which waited for generate's merge
     assert parts_of(remote) == {
-        ("perplexity_null_part", f"model={MODEL}, part=1"),
-        ("generate_part", f"model={MODEL}, method=lape, part=1"),
-        ("judge_part", f"model={MODEL}, part=0"),
-        ("judge_part", f"model={MODEL}, part=1"),
+        ("perplexity_null_part", f"model={name}, part=1"),
+        ("generate_part", f"model={name}, method=lape, part=1"),
+        ("judge_part", f"model={name}, part=0"),
+        ("judge_part", f"model={name}, part=1"),
     }
     for path, stamp in finished.items():
         assert path.stat().st_mtime_ns == stamp, f"{path} was written again"
