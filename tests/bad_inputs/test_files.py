@@ -166,8 +166,11 @@ def test_workflow_null_question(tmp_path):
     questions = tmp_path / "fr.jsonl"
     questions.write_bytes(jsonl({"question": "Pourquoi ?"}, {"question": None}))
     files = {lang: str(questions) for lang in SMOKE["languages"]}
-    run = run_smoke(
-        tmp_path, lambda cfg: cfg.update(questions={"source": "files", "files": files}), "--until", "questions"
-    )
+
+    def change(cfg):
+        cfg.update(questions={"source": "files", "files": files})
+        cfg["steering"]["sweep"]["question_set"] = "bundled"  # the file's 2 questions are the tables'
+
+    run = run_smoke(tmp_path, change, "--until", "questions")
     log = next((tmp_path / "results" / "logs" / "questions").glob("*.log"))
     one_line(run, log, f"{questions}, line 2: no 'question' field")

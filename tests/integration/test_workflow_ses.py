@@ -32,6 +32,7 @@ def test_workflow_ses_on_a_parallel_files_question_set(tmp_path):
         questions={"source": "files", "files": files},
         ses={"items": "questions", "max_items": 10},
     )
+    cfg["steering"]["sweep"]["question_set"] = "bundled"  # the files' questions are the tables'
     config = tmp_path / "config.yaml"
     target = tmp_path / "results" / "tiny-llama" / "ses.csv"
 

@@ -137,7 +137,7 @@ def test_generation_and_steering_tables(smoke_run):
 def test_sweep_outputs(smoke_run):
     """The sweep on its held-out questions: every point per kind and target, one chosen setting each, which the
     main steering used; the dose-response's answers and perplexities; the figures."""
-    cfg, results, _, _ = smoke_run
+    cfg, results = smoke_run.cfg, smoke_run.model_results
     langs, sweep, pairs = cfg["languages"], cfg["steering"]["sweep"], cfg["steering"]["crosslingual_languages"]
     points = sum(len(v) for v in sweep["strengths"].values())
 
