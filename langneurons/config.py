@@ -75,7 +75,7 @@ def validate_config(config: dict, schema_path: str | Path = SCHEMA) -> dict:
     problems = list(_problems(config, schema))
     if problems:
         raise ConfigError(_report(problems))
-    for line in _ignored_settings(config, schema):
+    for line in [*_ignored_settings(config, schema), *_capped_settings(config, schema)]:
         log.warning("Config warning: %s", line)
     return config
 
@@ -721,6 +721,20 @@ def _ignored_settings(cfg: dict, schema: dict) -> Iterator[str]:
                     f"{key}: the main steering uses the setting the sweep (steering.sweep.strengths) chooses per "
                     f"target language, so {value(key)!r} is ignored; remove it"
                 )
+
+
+def _capped_settings(cfg: dict, schema: dict) -> Iterator[str]:
+    """A cap larger than what it caps: harmless (everything is used), but not the number the config says."""
+    ses = cfg["ses"]
+    if ses["items"] == "questions":
+        counts = question_counts(cfg, schema["properties"]["questions"]["properties"]["url"]["default"])
+        if counts and ses["max_items"] > min(counts.values()):
+            fewest = min(counts.values())
+            yield (
+                f"ses.max_items: {ses['max_items']} is more than the question set holds ({fewest} in "
+                f"{', '.join(lang for lang, n in counts.items() if n == fewest)}), so SES uses {fewest}; "
+                f"set at most {fewest}"
+            )
 
 
 def _template_problems(template: str) -> Iterator[str]:

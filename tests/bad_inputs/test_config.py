@@ -533,6 +533,20 @@ def test_settings_that_the_choice_ignores_are_named_in_a_warning(tmp_path, caplo
     assert any(w.startswith("Config warning: judge.base_url:") for w in warnings), warnings
 
 
+def test_a_cap_above_what_there_is_is_named_in_a_warning(tmp_path, caplog):
+    cfg = bad_config(lambda c, t: c.update(ses={"items": "questions", "max_items": 100}), tmp_path)
+    with caplog.at_level("WARNING"):
+        validate_config(cfg, SCHEMA)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "Config warning: ses.max_items: 100 is more than the question set holds (40 in en, zh, fr)" in "".join(
+        warnings
+    ), warnings
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        validate_config(bad_config(lambda c, t: c.update(ses={"items": "questions", "max_items": 40}), tmp_path))
+    assert not [r for r in caplog.records if "ses.max_items" in r.getMessage()]
+
+
 def test_the_unknown_task_line_names_it_and_how_to_list_tasks(tmp_path):
     with pytest.raises(ConfigError) as err:
         validate_config(bad_config(lambda c, t: at(c, "tasks").update(tasks={"xnli_frr": "fr"}), tmp_path), SCHEMA)
