@@ -51,6 +51,7 @@ RESULT_PATTERNS = {
     "task_samples": "{model}/tasks/{method}.samples.jsonl.gz",  # the harness's per-sample logs
     "task_harness": "{model}/tasks/{method}.harness.json",  # the harness's results, configs and versions
     "task_figure": "{model}/figures/tasks_{method}.png",  # heat map of the change from normal
+    "task_part": "{model}/tasks/parts/{method}.{part}.pkl",  # tasks.jobs: a share of the conditions' harness runs
     # sentence embedding similarity
     "ses": "{model}/ses.csv",
     # figures

@@ -14,6 +14,8 @@ generate           ``generation.jobs``          batches of ``generation.batch_si
 steer              ``steering.jobs``            batches of prompts: off-target, then cross-lingual
 judge              ``judge.jobs``               local judge: batches of its likelihood passes; openai:
                                                 the distinct answers
+tasks              ``tasks.jobs``               conditions (normal, random, each language's neurons off,
+                                                then on), every task under each, per method
 =================  ===========================  ========================================================
 
 ``part_range`` cuts the work evenly into contiguous slices. A slice depends only on the amount of work
@@ -59,6 +61,7 @@ JOB_KEYS = {
     "generate": ("generation", "jobs"),
     "steer": ("steering", "jobs"),
     "judge": ("judge", "jobs"),
+    "tasks": ("tasks", "jobs"),
 }
 
 
@@ -207,7 +210,7 @@ def model_work(
         answers += len(gen["methods"]) * (items + asked)  # the shuffled control: normal answers again
     if cfg["steering"]["method"]:
         offtarget, crosslingual = steering_items(cfg, questions)
-        units = batches(offtarget, gen["batch_size"]) + batches(crosslingual, gen["batch_size"])
+        units = batches(offtarget + crosslingual, gen["batch_size"])  # both kinds fill the same batches
         work = _split(cfg, "steer", units, "batches", 0, gpus)
         work.answers = min(work.largest * gen["batch_size"], offtarget + crosslingual)
         work.decoded = work.answers * max_new
@@ -262,18 +265,20 @@ def _sweep_work(cfg: dict, gpus: int) -> list[StageWork]:
 
 
 def _tasks_work(cfg: dict, methods: Sequence[str], documents: dict[str, int | None], gpus: int) -> StageWork:
-    """One job per method: every task under every condition (normal, random, each language's neurons off or
-    steered)."""
+    """Per method, every task under every condition (normal, random, each language's neurons off or steered),
+    the conditions split into ``tasks.jobs`` jobs."""
     kinds, n_lang = cfg["tasks"]["conditions"], len(cfg["languages"])
     conditions = 1 + ("random" in kinds) + n_lang * (("deactivated" in kinds) + ("steered" in kinds))
-    notes = ["one per method", f"{conditions} conditions"]
     unknown = [task for task, n in documents.items() if n is None]
-    if unknown:
-        notes.append(f"{len(unknown)} tasks of unknown size taken as {TASK_DOCUMENTS_ASSUMED} documents (tasks.limit)")
     total = sum(TASK_DOCUMENTS_ASSUMED if n is None else n for n in documents.values())
-    return StageWork(
-        "tasks", len(methods), 0, "", tokens=conditions * total * TASK_DOCUMENT_TOKENS, gpus=gpus, notes=notes
-    )
+    work = _split(cfg, "tasks", conditions, "conditions", total * TASK_DOCUMENT_TOKENS, gpus)
+    work.jobs *= len(methods)
+    work.notes.append(f"{cfg['tasks']['jobs']} per method")
+    if unknown:
+        work.notes.append(
+            f"{len(unknown)} tasks of unknown size taken as {TASK_DOCUMENTS_ASSUMED} documents (tasks.limit)"
+        )
+    return work
 
 
 def _split(cfg: dict, stage: str, units: int, unit: str, tokens_per_unit: float, gpus: int) -> StageWork:

@@ -26,7 +26,7 @@ import logging
 import os
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -511,6 +511,35 @@ def run_conditions(lm, hflm, manager, tasks: dict, plans: dict[str, dict[str, di
                     progress(condition, names)
             out[condition] = merged
     return out
+
+
+def save_runs(runs: dict, path) -> None:
+    """A share of the conditions' runs (``run_conditions``; ``tasks.jobs``) as a part file for the merge. The task
+    configs go as the harness summary writes them (JSON, other objects as text), the rest as it is (pickle)."""
+    import pickle
+
+    from .io import atomic_write
+
+    record = {
+        condition: {**run, "configs": json.loads(json.dumps(run.get("configs") or {}, default=str))}
+        for condition, run in runs.items()
+    }
+    with atomic_write(path, "wb") as fh:
+        pickle.dump(record, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_runs(paths: Sequence[str | Path]) -> dict:
+    """The runs of the parts, in part order: the conditions' runs as one job has them."""
+    import pickle
+
+    runs: dict = {}
+    for path in paths:
+        with open(path, "rb") as fh:
+            part = pickle.load(fh)
+        if not isinstance(part, dict) or set(part) & set(runs):
+            raise InputFileError(f"{path}: not a part of the tasks stage, or a condition twice: run its job again")
+        runs.update(part)
+    return runs
 
 
 # ------------------------------------------------------------------------------------------------- tables

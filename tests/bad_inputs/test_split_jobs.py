@@ -17,7 +17,8 @@ SMOKE = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
 
 # The smoke config's work: 3 languages x (1 + 3 x 5 methods) = 48 perplexity evaluations; 19 draws of 4 distinct
 # methods (random shares LAPE's) x 3 languages x 4 valid sequences = 912 null rows, 29 blocks of 32; 5 conditions
-# x 3 languages x 2 questions = 30 prompts, 4 batches of 8; steering 6 + 8 prompts, 2 batches; 50 answers to judge.
+# x 3 languages x 2 questions = 30 prompts, 4 batches of 8; steering 6 + 8 prompts, 2 batches; 50 answers to judge;
+# the tasks stage's 5 conditions (normal, random, 3 languages deactivated).
 CASES = [
     ("perplexity", "jobs", 0, "perplexity.jobs"),
     ("perplexity", "jobs", -2, "perplexity.jobs"),
@@ -29,8 +30,17 @@ CASES = [
     ("steering", "jobs", 3, "steering.jobs"),
     ("judge", "jobs", 0, "judge.jobs"),
     ("judge", "jobs", 51, "judge.jobs"),
+    ("tasks", "jobs", 0, "tasks.jobs"),
+    ("tasks", "jobs", 6, "tasks.jobs"),
 ]
-MOST = {"perplexity.jobs": 48, "uncertainty.null_jobs": 29, "generation.jobs": 4, "steering.jobs": 2, "judge.jobs": 50}
+MOST = {
+    "perplexity.jobs": 48,
+    "uncertainty.null_jobs": 29,
+    "generation.jobs": 4,
+    "steering.jobs": 2,
+    "judge.jobs": 50,
+    "tasks.jobs": 5,
+}
 
 
 def config(section, key, value):

@@ -1,5 +1,5 @@
 """The smoke workflow with every GPU stage split into jobs (perplexity.jobs, uncertainty.null_jobs,
-generation.jobs, steering.jobs, judge.jobs): the merged files equal the one-job run's, byte for byte, and a
+generation.jobs, steering.jobs, judge.jobs, tasks.jobs): the merged files equal the one-job run's, byte for byte, and a
 part that failed or was killed is the only part run again.
 
 The one-job run is the session's smoke run (``smoke_run``); the split stages run again from a copy of its
@@ -28,8 +28,9 @@ pytestmark = pytest.mark.integration
 MODEL = "tiny-llama"
 JOBS = {("perplexity", "jobs"): 3, ("uncertainty", "null_jobs"): 3, ("generation", "jobs"): 3, ("steering", "jobs"): 2}
 JOBS[("judge", "jobs")] = 3
+JOBS[("tasks", "jobs")] = 2
 # the outputs of the split stages (and the folders of their parts); everything downstream is made again from them
-STAGE_OUTPUTS = ("ppl", "generation", "steering", "judge")
+STAGE_OUTPUTS = ("ppl", "generation", "steering", "judge", "tasks")
 BLOCK = re.compile(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", re.M)
 
 
@@ -112,11 +113,12 @@ def test_split_stages_write_the_one_job_files_byte_for_byte(runs):
     differ = [str(p) for p in files if not filecmp.cmp(one / MODEL / p, split / MODEL / p, shallow=False)]
     assert not differ, f"differ from the one-job run: {differ}"
     parts = {p.relative_to(split / MODEL).parts[0] for p in (split / MODEL).rglob("parts/*")} - {"stats"}
-    assert parts == {"ppl", "generation", "steering", "judge"}  # (stats/parts: stability, not jobs)
+    assert parts == {"ppl", "generation", "steering", "judge", "tasks"}  # (stats/parts: stability, not jobs)
     assert len(list((split / MODEL / "ppl" / "parts").iterdir())) == 3
     assert len(list((split / MODEL / "ppl" / "null_parts").iterdir())) == 3
     assert len(list((split / MODEL / "generation" / "parts").iterdir())) == 3
     assert len(list((split / MODEL / "judge" / "parts").iterdir())) == 3
+    assert len(list((split / MODEL / "tasks" / "parts").iterdir())) == 2
 
 
 def test_a_missing_part_is_the_only_part_planned_again(runs):

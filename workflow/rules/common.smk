@@ -53,6 +53,9 @@ PV = config["selection"]["pv"]
 TASK_METHODS = task_methods(config)
 TASK_SPECS = task_specs(config)  # {task: {language, metric}}
 TASK_CONDITIONS = config["tasks"]["conditions"]
+# what the tasks jobs read of the tasks section and the uncertainty settings (tasks.jobs splits, not changes, them)
+TASK_SETTINGS = {k: v for k, v in config["tasks"].items() if k not in ("methods", "batch_size", "bundled", "jobs")}
+TASK_UNCERTAINTY = {k: config["uncertainty"][k] for k in ("bootstrap_samples", "confidence", "seed")}
 BUNDLED_TASK_LANGS = uses_bundled(config)
 GPU_THREADS = 8
 # Jobs of each split stage (perplexity.jobs, uncertainty.null_jobs, generation.jobs, steering.jobs, judge.jobs):

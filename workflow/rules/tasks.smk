@@ -24,14 +24,49 @@ rule bundled_tasks:
         "../scripts/bundled_tasks.py"
 
 
-rule tasks:
-    """lm-evaluation-harness tasks under normal, random and each language's neurons deactivated (or activated)."""
+rule tasks_part:
+    """One of tasks.jobs even shares of the conditions of the tasks stage (one GPU job): their harness runs."""
     input:
         model=model_json,
         neurons=R.pattern("neurons"),
         random=task_random_neurons,
         stats=task_stats,
         bundled=bundled_task_files,
+    output:
+        R.pattern("task_part"),
+    log:
+        R.log("tasks_part", "{model}/{method}.{part}"),
+    benchmark:
+        R.benchmark("tasks_part", "{model}/{method}.{part}")
+    conda:
+        "../../envs/langneurons.yaml"
+    threads: GPU_THREADS
+    resources:
+        gpu=gpus,
+        mem_mb=mem_mb,
+        runtime=runtime("tasks"),
+    params:
+        model=model_cfg,
+        tasks=TASK_SETTINGS,
+        specs=TASK_SPECS,
+        steering=task_steering(),
+        uncertainty=TASK_UNCERTAINTY,
+        languages=LANGS,
+        jobs=JOBS["tasks"],
+    script:
+        "../scripts/tasks.py"
+
+
+rule tasks:
+    """lm-evaluation-harness tasks under normal, random and each language's neurons deactivated (or activated):
+    one job (tasks.jobs 1), or the parts' runs merged on this machine."""
+    input:
+        model=model_json,
+        neurons=R.pattern("neurons"),
+        random=task_random_neurons,
+        stats=task_stats,
+        bundled=bundled_task_files,
+        parts=part_files("task_part", "tasks", "method"),
     output:
         table=R.pattern("task_table"),
         specificity=R.pattern("task_specificity"),
@@ -48,19 +83,20 @@ rule tasks:
         R.log("tasks", "{model}/{method}"),
     benchmark:
         R.benchmark("tasks", "{model}/{method}")
+    localrule: JOBS["tasks"] > 1
     conda:
         "../../envs/langneurons.yaml"
-    threads: GPU_THREADS
+    threads: split("tasks", GPU_THREADS, 1)
     resources:
-        gpu=gpus,
-        mem_mb=mem_mb,
-        runtime=runtime("tasks"),
+        gpu=split("tasks", gpus, 0),
+        mem_mb=split("tasks", mem_mb, MERGE_MEM_MB),
+        runtime=split("tasks", runtime("tasks"), MERGE_MINUTES),
     params:
         model=model_cfg,
-        tasks={k: v for k, v in config["tasks"].items() if k not in ("methods", "batch_size", "bundled")},
+        tasks=TASK_SETTINGS,
         specs=TASK_SPECS,
         steering=task_steering(),
-        uncertainty={k: config["uncertainty"][k] for k in ("bootstrap_samples", "confidence", "seed")},
+        uncertainty=TASK_UNCERTAINTY,
         languages=LANGS,
     script:
         "../scripts/tasks.py"
