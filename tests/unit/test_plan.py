@@ -48,8 +48,9 @@ def test_the_7b_plan_counts_the_work_of_the_stages():
     assert work["perplexity_null"].units == 4 * 19 * 7 * 256 // 32
     # generation: (normal, random, 7 languages off) x 7 languages x 70 questions, batches of 8
     assert work["generate"].units == -(-9 * 7 * 70 // 8) and work["generate"].decoded == work["generate"].answers * 2048
-    # steering (generation runs, so no normal answers of its own): off-target 7 x 70, cross-lingual 3 x (3 x 70)
-    assert work["steer"].units == -(-7 * 70 // 8) + -(-3 * 3 * 70 // 8)
+    # steering (generation runs, so no normal answers of its own): off-target 7 x 70 and cross-lingual 3 x (3 x 70)
+    # fill the same batches
+    assert work["steer"].units == -(-(7 * 70 + 3 * 3 * 70) // 8)
     assert work["judge"].units == 9 * 7 * 70 + 7 * 70 + 7 * 70 + 3 * 3 * 70 and work["judge"].gpus == 0  # GPT-4
     assert work["count_activations"].jobs == 70 and work["count_activations"].tokens == 10_000_000
 
