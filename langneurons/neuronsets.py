@@ -123,6 +123,14 @@ def validate_neurons(
                 )
 
 
+def load_model_neurons(path: str | Path, languages: list[str], lm) -> Neurons:
+    """``load_neurons``, then ``validate_neurons`` against the loaded model ``lm`` (its layers and d_ff): what
+    every stage that applies a neuron file to its model reads."""
+    neurons = load_neurons(path, languages)
+    validate_neurons(neurons, languages, lm.num_layers, lm.num_neurons, str(path))
+    return neurons
+
+
 def counts_table(neurons: Neurons, languages: list[str]) -> pd.DataFrame:
     """Neurons per layer (rows) and language (columns), with a ``total`` column."""
     num_layers = len(neurons[0]) if neurons else 0

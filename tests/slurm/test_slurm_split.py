@@ -3,13 +3,12 @@ the judge is a Slurm job, the merges run on the login node, the results equal th
 byte, and a part that failed or was cancelled mid-way is the only part submitted again.
 
 The stages before the split ones are not run again: the results of a local one-job run are copied (with their
-times) and the split stages' outputs removed. Helpers and the cluster check come from test_slurm.py.
+times) and the split stages' outputs removed. Helpers come from test_slurm.py, the cluster check from conftest.py.
 """
 
 from __future__ import annotations
 
 import filecmp
-import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,6 @@ import yaml
 from ..conftest import REPO, SmokeRun
 from .test_slurm import (
     LIMIT,
-    _no_cluster_reason,
     check_jobs_ran_on_slurm,
     jobs_in_log,
     slurm_args,
@@ -44,15 +42,6 @@ JOBS = {
 SPLIT_STAGES = ("ppl", "generation", "steering", "judge")  # their outputs and parts, removed before the split run
 PART_RULES = {"perplexity_part", "perplexity_null_part", "generate_part", "steer_part", "judge_part"}
 MERGE_RULES = {"perplexity", "perplexity_null", "generate", "steer", "judge"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def cluster():
-    reason = _no_cluster_reason()
-    if reason:
-        if os.environ.get("LANGNEURONS_REQUIRE_SLURM") == "1":
-            pytest.fail(f"LANGNEURONS_REQUIRE_SLURM=1 but {reason}")
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")

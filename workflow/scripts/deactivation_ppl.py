@@ -4,7 +4,7 @@ from langneurons.activations import load_stats, stack_stats
 from langneurons.corpus import load_tokens
 from langneurons.io import atomic_write
 from langneurons.models import job_settings, load_for_job
-from langneurons.neuronsets import load_neurons, validate_neurons
+from langneurons.neuronsets import load_model_neurons
 from langneurons.perplexity import deactivation_curve
 from langneurons.runlog import start
 
@@ -12,8 +12,7 @@ log = start(snakemake)
 languages, shares = snakemake.params.languages, snakemake.params.shares
 lm = load_for_job(snakemake)
 valid = {lang: load_tokens(path) for lang, path in zip(languages, snakemake.input.valid)}
-neurons = load_neurons(snakemake.input.neurons, languages)
-validate_neurons(neurons, languages, lm.num_layers, lm.num_neurons, snakemake.input.neurons)
+neurons = load_model_neurons(snakemake.input.neurons, languages, lm)
 probs, _ = stack_stats([load_stats(path) for path in snakemake.input.stats])
 with tqdm(total=len(languages) * (1 + len(shares)), desc="perplexity evaluations", unit="eval") as bar:
     table = deactivation_curve(lm, valid, neurons, probs, languages, shares, job_settings(snakemake)["batch_size"], bar)

@@ -9,7 +9,7 @@ from langneurons.generation import (
 )
 from langneurons.io import read_jsonl, write_jsonl
 from langneurons.models import load_for_job
-from langneurons.neuronsets import load_neurons, validate_neurons
+from langneurons.neuronsets import load_model_neurons
 from langneurons.runlog import start
 
 log = start(snakemake)
@@ -24,10 +24,8 @@ else:
     languages, cfg = snakemake.params.languages, snakemake.params.generation
     lm = load_for_job(snakemake)
     neurons, random_neurons = (
-        load_neurons(path, languages) for path in (snakemake.input.neurons, snakemake.input.random)
+        load_model_neurons(path, languages, lm) for path in (snakemake.input.neurons, snakemake.input.random)
     )
-    for path, ns in ((snakemake.input.neurons, neurons), (snakemake.input.random, random_neurons)):
-        validate_neurons(ns, languages, lm.num_layers, lm.num_neurons, path)
     template, instructions = load_template(cfg["template"]), load_instructions(cfg["instructions"])
     first = snakemake.params.max_questions  # None = all
     questions = {lang: read_jsonl(path)[:first] for lang, path in zip(languages, snakemake.input.questions)}

@@ -4,7 +4,7 @@ from langneurons.activations import load_stats, stack_stats
 from langneurons.generation import load_instructions, load_template
 from langneurons.io import read_jsonl, write_jsonl
 from langneurons.models import load_for_job
-from langneurons.neuronsets import load_neurons, validate_neurons
+from langneurons.neuronsets import load_model_neurons
 from langneurons.runlog import start
 from langneurons.steering import run_steering
 from langneurons.sweep import read_chosen
@@ -18,8 +18,7 @@ if snakemake.rule == "steer" and snakemake.input.parts:
 else:
     part, parts = (int(snakemake.wildcards.part), snakemake.params.jobs) if snakemake.rule == "steer_part" else (0, 1)
     lm = load_for_job(snakemake)
-    neurons = load_neurons(snakemake.input.neurons, languages)
-    validate_neurons(neurons, languages, lm.num_layers, lm.num_neurons, snakemake.input.neurons)
+    neurons = load_model_neurons(snakemake.input.neurons, languages, lm)
     _, means = stack_stats([load_stats(path) for path in snakemake.input.stats])
     first = snakemake.params.max_questions  # None = all
     questions = {

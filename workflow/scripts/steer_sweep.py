@@ -2,15 +2,14 @@ from langneurons.activations import load_stats, stack_stats
 from langneurons.generation import load_instructions, load_template
 from langneurons.io import read_jsonl, write_jsonl
 from langneurons.models import load_for_job
-from langneurons.neuronsets import load_neurons, validate_neurons
+from langneurons.neuronsets import load_model_neurons
 from langneurons.runlog import start
 from langneurons.steering import run_sweep, sweep_questions
 
 log = start(snakemake)
 languages, gen, cfg = snakemake.params.languages, snakemake.params.generation, snakemake.params.steering
 lm = load_for_job(snakemake)
-neurons = load_neurons(snakemake.input.neurons, languages)
-validate_neurons(neurons, languages, lm.num_layers, lm.num_neurons, snakemake.input.neurons)
+neurons = load_model_neurons(snakemake.input.neurons, languages, lm)
 probs, means = stack_stats([load_stats(path) for path in snakemake.input.stats])
 every = {lang: read_jsonl(path, ("id", "question")) for lang, path in zip(languages, snakemake.input.questions)}
 questions = sweep_questions(every, cfg["sweep"]["questions"])  # the last ones: held out from the tables

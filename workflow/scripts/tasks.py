@@ -4,7 +4,7 @@ import os
 from langneurons.activations import load_stats, stack_stats
 from langneurons.io import atomic_write
 from langneurons.models import job_settings, load_for_job
-from langneurons.neuronsets import load_neurons, validate_neurons
+from langneurons.neuronsets import load_model_neurons
 from langneurons.plots import task_heatmap
 from langneurons.runlog import start
 from langneurons.splitting import part_range
@@ -40,12 +40,10 @@ if snakemake.rule == "tasks" and snakemake.input.parts:  # the parts ran the mod
     log.info("%d conditions from %d parts", len(runs), len(snakemake.input.parts))
 else:
     lm = load_for_job(snakemake)
-    neurons = load_neurons(snakemake.input.neurons, languages)
-    validate_neurons(neurons, languages, lm.num_layers, lm.num_neurons, snakemake.input.neurons)
+    neurons = load_model_neurons(snakemake.input.neurons, languages, lm)
     random_neurons = None
     if snakemake.input.random:
-        random_neurons = load_neurons(snakemake.input.random[0], languages)
-        validate_neurons(random_neurons, languages, lm.num_layers, lm.num_neurons, snakemake.input.random[0])
+        random_neurons = load_model_neurons(snakemake.input.random[0], languages, lm)
     means = stack_stats([load_stats(path) for path in snakemake.input.stats])[1] if snakemake.input.stats else None
     model_settings = job_settings(snakemake)
     configured = snakemake.config["tasks"]["batch_size"] or model_settings["batch_size"]
