@@ -5,6 +5,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import filecmp
 import shutil
 import subprocess
 import time
@@ -78,6 +79,60 @@ class SmokeRun:
         """A copy of the results folder (file times kept, so Snakemake sees the same finished jobs there)."""
         shutil.copytree(self.results, to, copy_function=shutil.copy2)
         return to
+
+    def differing_files(self, results: Path) -> list[str]:
+        """The files of the model's results in another run (results folder ``results``) that differ from this
+        run's; ``[]`` when both hold the same files, equal as ``same_result`` compares them."""
+        mine, theirs = result_files(self.model_results), result_files(results / self.model)
+        assert theirs == mine, f"other files: {sorted(set(mine) ^ set(theirs))}"
+        return [
+            str(rel)
+            for rel in mine
+            if not same_result(self.model_results / rel, results / self.model / rel, self.results, results)
+        ]
+
+
+# the folders of a split stage's parts (only a split run has them); stats/parts are counting's, every run has them
+SPLIT_PARTS = {"ppl/parts", "ppl/null_parts", "generation/parts", "steering/parts", "judge/parts", "tasks/parts"}
+# what legitimately differs between two runs of a saved tensor file: a job's wall time
+VOLATILE_KEYS = {"seconds"}
+
+
+def result_files(model_results: Path) -> list[Path]:
+    """A model's result files (relative paths), without the split stages' parts or the report's own page."""
+    return sorted(
+        rel
+        for rel in (p.relative_to(model_results) for p in model_results.rglob("*") if p.is_file())
+        if rel.parent.as_posix() not in SPLIT_PARTS and rel.suffix != ".html"
+    )
+
+
+def same_result(a: Path, b: Path, a_results: Path, b_results: Path) -> bool:
+    """Byte for byte, but for the results folder's own path (which the bundled task files and the harness's task
+    configs name) and, in saved tensor files, for the jobs' wall times (torch.equal on every tensor)."""
+    if filecmp.cmp(a, b, shallow=False):
+        return True
+    if a.suffix in (".pt", ".pth"):
+        same_object(torch.load(a, weights_only=False), torch.load(b, weights_only=False), str(a))
+        return True
+    return a.read_bytes() == b.read_bytes().replace(str(b_results).encode(), str(a_results).encode())
+
+
+def same_object(a, b, where: str = "") -> None:
+    """Equal nested dicts, lists and tensors (dtype and values) but for VOLATILE_KEYS; asserts, naming where not."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), f"tensor differs at {where}"
+    elif isinstance(a, dict):
+        assert set(a) == set(b), f"keys differ at {where}: {set(a) ^ set(b)}"
+        for key in a:
+            if key not in VOLATILE_KEYS:
+                same_object(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), f"lengths differ at {where}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            same_object(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ..conftest import REPO, SmokeRun
+from ..conftest import REPO, SmokeRun, result_files
 
 pytestmark = pytest.mark.integration
 
@@ -76,24 +76,6 @@ def part_jobs(jobs) -> set[tuple[str, str]]:
     return {(rule, w.get("method", "") + w["part"]) for rule, w in jobs if rule.endswith("_part")}
 
 
-def compared(folder: Path) -> list[Path]:
-    """The files of the split stages and everything after them, but not the parts or the report's own page."""
-    root = folder / MODEL
-    return sorted(
-        p.relative_to(root)
-        for p in root.rglob("*")
-        if p.is_file() and "parts" not in p.parent.name and p.suffix != ".html"
-    )
-
-
-def same_file(a: Path, b: Path, a_results: Path, b_results: Path) -> bool:
-    """Byte for byte, but for the results folder's own path, which the bundled task files and the harness's task
-    configs name."""
-    if filecmp.cmp(a, b, shallow=False):
-        return True
-    return a.read_bytes() == b.read_bytes().replace(str(b_results).encode(), str(a_results).encode())
-
-
 def mtimes(folder: Path) -> dict[Path, int]:
     return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
 
@@ -111,14 +93,13 @@ def runs(tmp_path_factory, smoke_run):
     return one, split, config
 
 
-def test_split_stages_write_the_one_job_files_byte_for_byte(runs):
+def test_split_stages_write_the_one_job_files_byte_for_byte(runs, smoke_run):
     one, split, _ = runs
-    files = compared(one)
-    assert compared(split) == files
+    files = result_files(one / MODEL)
     for stage in ("ppl/lape.csv", "ppl/lape.nll.pt", "ppl/null.csv", "generation/lape.raw.jsonl", "steering/raw.jsonl"):
         assert Path(stage) in files
     assert {p.parts[0] for p in files} >= {"ppl", "generation", "steering", "neurons", "figures"}
-    differ = [str(p) for p in files if not same_file(one / MODEL / p, split / MODEL / p, one, split)]
+    differ = smoke_run.differing_files(split)
     assert not differ, f"differ from the one-job run: {differ}"
     parts = {p.relative_to(split / MODEL).parts[0] for p in (split / MODEL).rglob("parts/*")} - {"stats"}
     assert parts == {"ppl", "generation", "steering", "judge", "tasks"}  # (stats/parts: stability, not jobs)

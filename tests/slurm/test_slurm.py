@@ -1,40 +1,46 @@
-"""The smoke workflow through snakemake-executor-plugin-slurm on a real Slurm cluster.
+"""The smoke workflow, every GPU stage split into parts, through snakemake-executor-plugin-slurm on a real Slurm
+cluster: one run from scratch in which a part fails inside its Slurm job and another is cancelled by Slurm while it
+runs (as at a time limit), then the same command again.
 
-Needs a running cluster: `bash .ci/slurm.sh start` (root, Debian; a single node on
-127.0.0.1 without accounting) or any cluster whose default partition takes small
-CPU jobs and shares /tmp with this machine. `.ci/slurm-tests.sh` starts one, runs
-these tests with LANGNEURONS_REQUIRE_SLURM=1 (a missing cluster fails instead of
-skipping) and stops it.
+Needs a running cluster: `bash .ci/slurm.sh start` (root, Debian; a single node on 127.0.0.1 without accounting) or
+any cluster whose default partition takes small CPU jobs and shares /tmp with this machine; without one these tests
+skip (fail under LANGNEURONS_REQUIRE_SLURM=1, as CI runs them: tests/slurm/conftest.py).
 
-Every snakemake call runs from the repository root (the Snakefile) with the
-workflow profile profiles/slurm, on the smoke config with results under pytest's
-tmp_path, and inside `timeout -k 10 LIMIT`: without accounting (sacct) a plugin
-that misreads the job states would wait forever. The local run they are compared
-with, and its prepared model, are the session's smoke run (``smoke_run`` in
-tests/conftest.py), which tests/integration/test_workflow_smoke.py checks: here
-only what Slurm changes is checked (every job through sbatch, the same files and
-tensors as the local run, failure and resume).
+Both snakemake calls run from the repository root (the Snakefile) with the workflow profile profiles/slurm, on the
+smoke config with results under pytest's tmp_path, inside `timeout -k 10 LIMIT` (without accounting a plugin that
+misread the job states would wait forever); the module's fixture makes them once and each test checks one thing of
+them. The local run they are compared with, and its prepared model, are the session's smoke run (``smoke_run`` in
+tests/conftest.py), which tests/integration/test_workflow_smoke.py checks: here only what Slurm changes is checked.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ..conftest import REPO, SmokeRun, write_smoke_config
 
 pytestmark = pytest.mark.slurm
 
 LIMIT = int(os.environ.get("LANGNEURONS_SLURM_TIMEOUT", "1500"))  # seconds per snakemake call (a hang guard)
-# per-call metadata that legitimately differs between runs (wall time of a job)
-VOLATILE_KEYS = {"seconds"}
+JOBS = {
+    ("perplexity", "jobs"): 3,
+    ("uncertainty", "null_jobs"): 2,
+    ("generation", "jobs"): 2,  # 4 conditions x 3 languages x 2 questions: batches of 4, 3 per part
+    ("steering", "jobs"): 2,
+    ("judge", "jobs"): 2,
+    ("tasks", "jobs"): 2,
+}
+PART_RULES = {"perplexity_part", "perplexity_null_part", "generate_part", "steer_part", "judge_part", "tasks_part"}
+MERGE_RULES = {"perplexity", "perplexity_null", "generate", "steer", "judge", "tasks"}
 
 SUBMITTED = re.compile(r"^Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.$", re.M)
 BLOCK = re.compile(r"^(local)?rule (\w+):\n((?:    .*\n)+)", re.M)
@@ -43,18 +49,6 @@ FAILED_LOG = re.compile(r"^={80}\n.*?^={80}\n", re.M | re.S)
 
 
 # --------------------------------------------------------------------- helpers
-@pytest.fixture(scope="module")
-def work(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("slurm")
-
-
-def write_config(work: Path, name: str, local: SmokeRun) -> tuple[Path, Path]:
-    """The local smoke run's config with results in work/name; the model it prepared is shared."""
-    path = work / f"{name}.yaml"
-    write_smoke_config(path, work / name, local.resources)
-    return path, work / name
-
-
 def snakemake(args: list[str], log: Path) -> tuple[int, str]:
     """Run snakemake from the repo root under `timeout`; all output to `log` (and returned)."""
     cmd = ["timeout", "-k", "10", str(LIMIT), sys.executable, "-m", "snakemake", *args]
@@ -136,8 +130,9 @@ def slurm_states(ids: list[str]) -> dict[str, tuple[str, str]]:
     return {i: (state, comment) for i, state, comment in rows}
 
 
-def check_jobs_ran_on_slurm(text: str) -> dict[int, dict]:
-    """Every non-local job of this run went through sbatch and COMPLETED; returns the non-local jobs."""
+def check_jobs_ran_on_slurm(text: str, unfinished: dict[str, str] | None = None) -> dict[int, dict]:
+    """Every non-local job of this run went through sbatch and COMPLETED (or ended in the state ``unfinished`` gives
+    for its Slurm job id); returns the non-local jobs."""
     jobs = jobs_in_log(text)
     remote = {j: info for j, info in jobs.items() if not info["local"]}
     submitted = submitted_in_log(text)
@@ -148,127 +143,160 @@ def check_jobs_ran_on_slurm(text: str) -> dict[int, dict]:
         rule = remote[job]["rule"]
         assert slurm_id in states, f"Slurm does not know job {slurm_id} ({rule})"
         state, comment = states[slurm_id]
-        assert state == "COMPLETED", f"Slurm job {slurm_id} ({rule}) is {state}"
+        assert state == (unfinished or {}).get(slurm_id, "COMPLETED"), f"Slurm job {slurm_id} ({rule}) is {state}"
         assert comment.startswith(f"rule_{rule}"), (slurm_id, rule, comment)
         assert log.is_file(), f"no Slurm log {log} (--slurm-keep-successful-logs)"
     return remote
-
-
-def same(a, b, where: str = "") -> None:
-    import torch
-
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), f"tensor differs at {where}"
-    elif isinstance(a, dict):
-        assert set(a) == set(b), f"keys differ at {where}: {set(a) ^ set(b)}"
-        for key in a:
-            if key not in VOLATILE_KEYS:
-                same(a[key], b[key], f"{where}[{key!r}]")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), f"lengths differ at {where}"
-        for i, (x, y) in enumerate(zip(a, b)):
-            same(x, y, f"{where}[{i}]")
-    else:
-        assert a == b, f"{where}: {a!r} != {b!r}"
-
-
-def assert_same_results(results: Path, reference: SmokeRun) -> None:
-    """The local run's files; its tokens, statistics and neuron files equal (tensors with torch.equal)."""
-    import torch
-
-    ref_dir, got_dir = reference.model_results, results / reference.model
-    ref_files = sorted(p.relative_to(ref_dir) for p in ref_dir.rglob("*") if p.is_file())
-    got_files = sorted(p.relative_to(got_dir) for p in got_dir.rglob("*") if p.is_file())
-    assert got_files == ref_files
-    checked = 0
-    for rel in ref_files:
-        if rel.parts[0] not in ("tokens", "stats", "neurons"):
-            continue
-        if rel.suffix in (".pt", ".pth"):
-            same(torch.load(got_dir / rel, weights_only=False), torch.load(ref_dir / rel, weights_only=False), str(rel))
-        else:
-            assert (got_dir / rel).read_bytes() == (ref_dir / rel).read_bytes(), f"{rel} differs"
-        checked += 1
-    assert any(p.parts[0] == "neurons" for p in ref_files) and any(p.parts[0] == "stats" for p in ref_files)
-    assert checked >= 2
 
 
 def mtimes(folder: Path) -> dict[Path, int]:
     return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
 
 
-# ---------------------------------------------------------------- fixtures
+# ---------------------------------------------------------------- the two runs
+@dataclass(frozen=True)
+class Runs:
+    results: Path
+    first: str  # the first run's log: one part failed, one was cancelled
+    first_rc: int
+    cancelled: str  # the Slurm job id of the cancelled part
+    before: dict[Path, int]  # the model's files after the first run and their times
+    second: str  # the rerun's log
+    second_rc: int
+
+    @property
+    def model(self) -> Path:
+        return self.results / "tiny-llama"
+
+
+def run_cancelling(args: list[str], log: Path, rule: str, part: int) -> tuple[int, str | None]:
+    """snakemake with ``args`` (under `timeout`); while it runs, `scancel` the Slurm job of that rule's part once it
+    is RUNNING. Returns snakemake's exit status and the cancelled job's id (None if it was never seen running)."""
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            ["timeout", "-k", "10", str(LIMIT), sys.executable, "-m", "snakemake", *args],
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    cancelled = None
+    while proc.poll() is None:
+        if cancelled is None:
+            run = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i|%k"], capture_output=True, text=True)
+            for line in run.stdout.splitlines():
+                slurm_id, comment = line.split("|", 1)
+                if comment.startswith(f"rule_{rule}") and comment.endswith(f"_{part}"):
+                    subprocess.run(["scancel", slurm_id], check=True)
+                    cancelled = slurm_id
+        time.sleep(0.5)
+    rc = proc.wait()
+    if rc in (124, 137):
+        pytest.fail(
+            f"snakemake was still running after {LIMIT} s and was killed (plugin hang?)\n{log.read_text()[-4000:]}"
+        )
+    return rc, cancelled
+
+
 @pytest.fixture(scope="module")
-def reference(smoke_run) -> SmokeRun:
-    """The same config run locally (--cores 2, one thread per job like the Slurm jobs): the session's smoke run."""
-    return smoke_run
+def runs(tmp_path_factory, smoke_run: SmokeRun) -> Runs:
+    """From scratch (the smoke run's prepared model shared): the null's part 1 fails inside its Slurm job (a folder
+    where it writes) and generate's part 1 is cancelled while it runs; --keep-going finishes everything else. Then
+    the blocking folder is removed and the same command runs again."""
+    work = tmp_path_factory.mktemp("slurm")
+    config, results = work / "slurm.yaml", work / "results"
+    cfg = write_smoke_config(config, results, smoke_run.resources)
+    for (section, key), jobs in JOBS.items():
+        cfg.setdefault(section, {})[key] = jobs
+    config.write_text(yaml.safe_dump(cfg))  # keys sorted as the smoke run's: its params read the same
+    blocker = results / smoke_run.model / "ppl" / "null_parts" / "1.pt.tmp"
+    blocker.mkdir(parents=True)
+    first_rc, cancelled = run_cancelling(slurm_args(config, work / "logs.1"), work / "run.1.log", "generate_part", 1)
+    first = (work / "run.1.log").read_text()
+    before = mtimes(results / smoke_run.model)
+    blocker.rmdir()
+    second_rc, second = snakemake(slurm_args(config, work / "logs.2"), work / "run.2.log")
+    return Runs(results, first, first_rc, cancelled, before, second, second_rc)
+
+
+def parts_of(jobs: dict) -> set[tuple[str, str]]:
+    return {(info["rule"], info["wildcards"]) for info in jobs.values() if info["rule"] in PART_RULES}
 
 
 # -------------------------------------------------------------------- tests
-def test_smoke_workflow_on_slurm_equals_local_run(work, reference):
-    config, results = write_config(work, "slurm", reference)
-    rc, text = snakemake(slurm_args(config, work / "slurm_logs"), work / "slurm.log")
-    assert rc == 0, text[-6000:]
-    remote = check_jobs_ran_on_slurm(text)
-    rules = {info["rule"] for info in remote.values()}
-    assert {"tokenize", "count_activations", "select_neurons"} <= rules, rules
-    # localrules stayed on this machine
-    local_rules = {info["rule"] for info in jobs_in_log(text).values() if info["local"]}
-    assert {"corpus", "merge_stats"} <= local_rules and not local_rules & rules
-    assert_same_results(results, reference)
+def test_every_job_but_the_local_rules_went_through_sbatch(runs):
+    assert runs.second_rc == 0, runs.second[-6000:]
+    first = check_jobs_ran_on_slurm(runs.first, unfinished={runs.cancelled: "CANCELLED"} | failed_parts(runs))
+    second = check_jobs_ran_on_slurm(runs.second)
+    rules = {info["rule"] for info in [*first.values(), *second.values()]}
+    assert {"tokenize", "count_activations", "pv_tune", "select_neurons", "ses", "steer_sweep"} <= rules, rules
+    assert PART_RULES <= rules
+    local = {info["rule"] for log in (runs.first, runs.second) for info in jobs_in_log(log).values() if info["local"]}
+    assert {"corpus", "merge_stats"} | MERGE_RULES <= local and not local & rules
+    counts = {rule: sum(info["rule"] == rule for info in first.values()) for rule in PART_RULES}
+    # the judge's parts wait for generate's merge, which waits for the cancelled part
+    assert counts == {
+        "perplexity_part": 3,
+        "perplexity_null_part": 2,
+        "generate_part": 2,
+        "steer_part": 2,
+        "judge_part": 0,
+        "tasks_part": 2,
+    }
 
 
-def test_failed_job_is_reported_and_resume_redoes_only_what_is_missing(work, reference):
-    config, results = write_config(work, "resume", reference)
-    # A broken corpus file for zh (not JSON): the corpus rule sees all its outputs (the
-    # language check copied from the reference) and does not run, so tokenize[zh] fails
-    # inside its Slurm job; en and fr go on (--keep-going).
-    corpus = results / "corpus"
-    corpus.mkdir(parents=True)
-    for split in ("train", "valid"):
-        (corpus / f"zh.{split}.jsonl").write_text("this is not JSON\n")
-    shutil.copy2(reference.results / "corpus" / "zh.language_check.json", corpus / "zh.language_check.json")
-
-    rc, text = snakemake(slurm_args(config, work / "resume_logs.1"), work / "resume.1.log")
-    assert rc != 0, "a run with a failed job exited 0"
-    jobs, submitted = jobs_in_log(text), submitted_in_log(text)
-    errors = [
-        (rule, int(m.group(1)))
-        for rule, body in ERROR.findall(main_log(text))
-        if (m := re.search(r"^    jobid: (\d+)$", body, re.M))
-    ]
-    assert any(rule == "tokenize" and "lang=zh" in jobs[job]["wildcards"] for rule, job in errors), text[-6000:]
-    # the failure was Slurm's: the jobs of tokenize[zh] (one per split) ended FAILED
+def failed_parts(runs: Runs) -> dict[str, str]:
+    jobs, submitted = jobs_in_log(runs.first), submitted_in_log(runs.first)
     failed = [
         slurm_id
         for job, (slurm_id, _) in submitted.items()
-        if jobs[job]["rule"] == "tokenize" and "lang=zh" in jobs[job]["wildcards"]
+        if jobs[job]["rule"] == "perplexity_null_part" and "part=1" in jobs[job]["wildcards"]
     ]
-    assert len(failed) == 2
-    states = slurm_states(failed)
-    assert all(states[slurm_id][0] == "FAILED" for slurm_id in failed), states
-    # en was counted and merged; no selection from activation statistics ran (they
-    # need zh). PV tunes on instruction data, not on the corpus, so it may have finished.
-    model = results / reference.model
-    assert (model / "stats" / "en.pt").is_file()
-    assert not (model / "stats" / "zh.pt").exists()
-    neurons = model / "neurons"
-    from_stats = [p.name for p in neurons.iterdir() if not p.name.startswith("pv.")] if neurons.exists() else []
-    assert not from_stats, from_stats
-    before = mtimes(model)
-    assert before
+    assert len(failed) == 1, failed
+    return {failed[0]: "FAILED"}
 
-    # fix the input (the corpus the rule writes for this config) and run the same command again
-    for split in ("train", "valid"):
-        shutil.copy2(reference.results / "corpus" / f"zh.{split}.jsonl", corpus / f"zh.{split}.jsonl")
-        os.utime(corpus / f"zh.{split}.jsonl")  # newer than anything tokenize[zh] left behind
-    rc, text = snakemake(slurm_args(config, work / "resume_logs.2"), work / "resume.2.log")
-    assert rc == 0, text[-6000:]
-    remote = check_jobs_ran_on_slurm(text)
-    redone = [info for info in jobs_in_log(text).values() if "lang=en" in info["wildcards"]]
-    assert not redone, f"jobs finished in the first run ran again: {redone}"
-    assert {info["rule"] for info in remote.values()} >= {"tokenize", "count_activations", "select_neurons"}
-    after = mtimes(model)
-    changed = [str(p) for p, t in before.items() if after.get(p) != t]
-    assert not changed, f"outputs of the first run were rewritten: {changed}"
-    assert_same_results(results, reference)
+
+def test_a_failed_and_a_cancelled_job_are_reported_and_the_rest_finishes(runs):
+    assert runs.first_rc not in (0, 124, 137), runs.first[-4000:]
+    assert runs.cancelled, f"generate part 1 was not seen running on Slurm:\n{runs.first[-4000:]}"
+    jobs = jobs_in_log(runs.first)
+    errors = {
+        (rule, jobs[int(m.group(1))]["wildcards"])
+        for rule, body in ERROR.findall(main_log(runs.first))
+        if (m := re.search(r"^    jobid: (\d+)$", body, re.M))
+    }
+    name = "tiny-llama"
+    assert errors == {
+        ("perplexity_null_part", f"model={name}, part=1"),
+        ("generate_part", f"model={name}, method=lape, part=1"),
+    }, errors
+    states = slurm_states([runs.cancelled, *failed_parts(runs)])
+    assert states[runs.cancelled][0] == "CANCELLED" and {s for s, _ in states.values()} == {"CANCELLED", "FAILED"}
+    # --keep-going: what does not need the two parts finished (the perplexity matrices, steering, the tasks)
+    finished = {str(p.relative_to(runs.model)) for p in runs.before}
+    for path in ("ppl/lape.csv", "ppl/null_parts/0.pt", "generation/parts/lape.0.jsonl", "steering/raw.jsonl"):
+        assert path in finished, path
+    assert "tasks/lape.csv" in finished
+    assert not finished & {"ppl/null.csv", "ppl/null_parts/1.pt", "generation/lape.raw.jsonl"}
+
+
+def test_the_rerun_submits_only_the_failed_and_the_cancelled_part_and_what_waited(runs):
+    assert runs.second_rc == 0, runs.second[-6000:]
+    remote = check_jobs_ran_on_slurm(runs.second)
+    name = "tiny-llama"
+    assert parts_of(remote) == {
+        ("perplexity_null_part", f"model={name}, part=1"),
+        ("generate_part", f"model={name}, method=lape, part=1"),
+        ("judge_part", f"model={name}, part=0"),
+        ("judge_part", f"model={name}, part=1"),
+    }
+    # nothing the first run finished was written again
+    after = mtimes(runs.model)
+    rewritten = [str(p.relative_to(runs.model)) for p, t in runs.before.items() if after.get(p) != t]
+    assert not rewritten, f"outputs of the first run were written again: {rewritten}"
+
+
+def test_the_results_equal_the_local_one_job_run(runs, smoke_run):
+    assert runs.second_rc == 0, runs.second[-6000:]
+    differ = smoke_run.differing_files(runs.results)
+    assert not differ, f"differ from the local one-job run: {differ}"
