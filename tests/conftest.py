@@ -8,7 +8,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import filecmp
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +68,6 @@ class SmokeRun:
     results: Path  # cfg["results"]
     resources: Path  # cfg["resources_dir"]
     model: str  # the one model's name
-    seconds: float
 
     @property
     def model_results(self) -> Path:
@@ -135,25 +133,58 @@ def same_object(a, b, where: str = "") -> None:
         assert a == b, f"{where}: {a!r} != {b!r}"
 
 
+def shared_folder(tmp_path_factory) -> Path:
+    """This test run's temporary folder, the same for every pytest-xdist worker (each has a subfolder of it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> SmokeRun:
-    """configs/smoke.yaml run once, end to end, with `snakemake --cores 2 --max-threads 1` from the repository root.
+    """configs/smoke.yaml run once per test run, end to end, with `snakemake --cores 2 --max-threads 1` from the
+    repository root (by the first pytest-xdist worker that needs it; the others wait for it and read it).
 
     Shared by every test that needs finished smoke results (tests/integration/test_workflow_smoke.py checks
-    them; the openai judge test reruns the judge on a copy; tests/slurm compares the Slurm runs with them):
-    read-only, copy before changing anything.
+    them; the split, tasks and openai judge tests rerun stages on a copy; tests/slurm compares the Slurm run with
+    them): read-only, copy before changing anything.
     """
-    out = tmp_path_factory.mktemp("smoke")
+    from filelock import FileLock
+
+    shared = shared_folder(tmp_path_factory)
+    out, done = shared / "smoke", shared / "smoke.done"
     config = out / "smoke.yaml"
-    cfg = write_smoke_config(config, out / "results", out / "resources")
-    start = time.time()
-    # one thread per job: the tiny model gains nothing from threads, two jobs run at once
-    run = subprocess.run(
-        ["snakemake", "--cores", "2", "--max-threads", "1", "--configfile", str(config)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    with FileLock(shared / "smoke.lock"):
+        if not done.exists():
+            assert not out.exists(), f"the smoke run failed in another worker: see {out / 'snakemake.log'}"
+            out.mkdir()
+            write_smoke_config(config, out / "results", out / "resources")
+            # one thread per job: the tiny model gains nothing from threads, two jobs run at once
+            with open(out / "snakemake.log", "w") as log:
+                run = subprocess.run(
+                    ["snakemake", "--cores", "2", "--max-threads", "1", "--configfile", str(config)],
+                    cwd=REPO,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            assert run.returncode == 0, (out / "snakemake.log").read_text()[-6000:]
+            done.touch()
+    cfg = yaml.safe_load(config.read_text())
     (model,) = cfg["models"]
-    return SmokeRun(cfg, config, out / "results", out / "resources", model, time.time() - start)
+    return SmokeRun(cfg, config, out / "results", out / "resources", model)
+
+
+# Under pytest-xdist (`-n 2 --dist loadfile`: a file's tests on one worker) the workers take files in this order:
+# the longest first, so that the Slurm run and the real model start at once and the rest fills in around them.
+LONGEST_FIRST = (
+    "tests/slurm/test_slurm.py",
+    "tests/integration/test_embedded_model.py",
+    "tests/integration/test_split_workflow.py",
+    "tests/integration/test_openai_judge_workflow.py",
+    "tests/integration/test_tasks_workflow.py",
+    "tests/integration/test_workflow_smoke.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keeps its order

@@ -51,7 +51,7 @@ def test_embedded_model_is_gemma3_and_knows_languages(gemma):
 
 def test_lape_neurons_are_language_specific(gemma):
     train = {
-        l: pack_tokens(documents(CORPUS, l, "train"), gemma.tokenizer, 512, 8192, progress=False)
+        l: pack_tokens(documents(CORPUS, l, "train"), gemma.tokenizer, 512, 4096, progress=False)
         for l in DEFAULT_LANGUAGES
     }
     valid = {
@@ -68,7 +68,8 @@ def test_lape_neurons_are_language_specific(gemma):
     print(lape.round(3).to_string())
     assert lape["own_is_largest"].sum() >= 6, lape
     assert lape["ratio"].mean() > rand["ratio"].mean()
-    # deactivating zh neurons multiplies zh perplexity (43 -> 209 measured by hand on ~20k tokens)
+    # deactivating zh neurons multiplies zh perplexity (26 -> 407 on these tokens; own-language increases 1.1-14.5,
+    # mean specificity ratio 39 against random 2.1; en, with few neurons of its own, is the one language not largest)
     assert tables["lape"].loc["zh", "zh"] > 2 * tables["lape"].loc["none", "zh"]
 
 

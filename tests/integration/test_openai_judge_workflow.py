@@ -101,5 +101,8 @@ def test_openai_judge_fails_loudly_and_the_rerun_asks_only_for_missing_scores(sm
 
     for folder in (tmp_path / "results", REPO / ".snakemake"):
         for file in folder.rglob("*"):
-            if file.is_file() and file.stat().st_size < 50_000_000:
-                assert SECRET.encode() not in file.read_bytes(), file
+            try:
+                if file.is_file() and file.stat().st_size < 50_000_000:
+                    assert SECRET.encode() not in file.read_bytes(), file
+            except FileNotFoundError:  # a job of another test's run (pytest-xdist) removed it meanwhile
+                continue

@@ -5,6 +5,7 @@ the normal condition equals a plain harness run without any hook."""
 import gzip
 import json
 import os
+import re
 import subprocess
 
 import pandas as pd
@@ -68,12 +69,13 @@ def write_task_folder(folder):
 
 
 @pytest.fixture(scope="module")
-def task_run(tmp_path_factory):
+def task_run(tmp_path_factory, smoke_run):
+    """The session's smoke run with a user's task folder as its tasks stage: its results copied (file times kept)
+    without the tasks stage's outputs, so that only that stage runs again."""
     out = tmp_path_factory.mktemp("tasks")
     folder = out / "my_tasks"
     write_task_folder(folder)
-    cfg = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
-    cfg["results"], cfg["resources_dir"] = str(out / "results"), str(out / "resources")
+    cfg = {**smoke_run.cfg, "results": str(smoke_run.copy_results(out / "results"))}
     cfg["tasks"] = {
         "methods": ["lape"],
         "tasks": {"mine_en": "en", "mine_zh": "zh"},
@@ -82,7 +84,9 @@ def task_run(tmp_path_factory):
     }
     path = out / "tasks.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
-    results = out / "results" / "tiny-llama"
+    results = out / "results" / smoke_run.model
+    for made in [*(results / "tasks").glob("lape.*"), results / "figures" / "tasks_lape.png"]:
+        made.unlink()
     run = subprocess.run(
         ["snakemake", "--cores", "2", "--configfile", str(path), "--", str(results / "tasks" / "lape.csv")],
         cwd=REPO,
@@ -90,7 +94,9 @@ def task_run(tmp_path_factory):
         text=True,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return cfg, results, folder, out / "resources" / "models" / "tiny-llama"
+    ran = set(re.findall(r"^(?:local)?rule (\w+):$", run.stdout + run.stderr, re.M))
+    assert ran == {"tasks"}, f"more than the tasks stage ran again: {ran}"
+    return cfg, results, folder, smoke_run.resources / "models" / smoke_run.model
 
 
 def direct(lm, folder, plan=None):

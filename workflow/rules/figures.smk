@@ -37,6 +37,7 @@ rule model_figures:
         R.log("model_figures", "{model}"),
     benchmark:
         R.benchmark("model_figures", "{model}")
+    localrule: True
     conda:
         "../../envs/langneurons.yaml"
     params:
@@ -61,6 +62,7 @@ rule ses_figure:
         R.log("ses_figure"),
     benchmark:
         R.benchmark("ses_figure")
+    localrule: True
     conda:
         "../../envs/langneurons.yaml"
     params:
@@ -93,6 +95,7 @@ if SWEEP_STAGE:
             R.log("steering_figures", "{model}"),
         benchmark:
             R.benchmark("steering_figures", "{model}")
+        localrule: True
         conda:
             "../../envs/langneurons.yaml"
         params:

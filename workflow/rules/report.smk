@@ -8,6 +8,7 @@ rule report:
         R.log("report"),
     benchmark:
         R.benchmark("report")
+    localrule: True
     conda:
         "../../envs/langneurons.yaml"
     params:

@@ -20,6 +20,7 @@ rule stability:
         R.log("stability", "{model}"),
     benchmark:
         R.benchmark("stability", "{model}")
+    localrule: True
     conda:
         "../../envs/langneurons.yaml"
     params:
