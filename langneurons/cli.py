@@ -108,6 +108,15 @@ def cmd_inspect(args) -> None:
     print(jaccard.round(3).to_string())
 
 
+def _amount(n: int, unit: str) -> str:
+    """``n`` of a plural unit ("batches", "blocks of 32 rows"), its first word singular for one."""
+    if n != 1:
+        return f"{n} {unit}"
+    word, _, rest = unit.partition(" ")
+    word = word[:-2] if word.endswith("ches") else word.removesuffix("s")
+    return " ".join(filter(None, (f"1 {word}", rest)))
+
+
 def _count(value: float) -> str:
     """1234567 -> 1.2M, 31000 -> 31k, 512 -> 512."""
     for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
@@ -145,7 +154,7 @@ def plan_lines(cfg: dict, gpus: int) -> list[str]:
             gpu_seconds = seconds * work.jobs * job_gpus
             wall = -(-work.jobs // (max(1, gpus // job_gpus) if job_gpus else work.jobs)) * seconds
             total_gpu, total_wall = total_gpu + gpu_seconds, total_wall + wall
-            what = [f"{work.largest} {work.unit}"] if work.units and work.unit != "answers" else []
+            what = [_amount(work.largest, work.unit)] if work.units and work.unit != "answers" else []
             what += [f"{work.answers} answers"] if work.answers else []
             what += [f"{_count(work.tokens)} tokens"] if work.tokens else []
             what += [f"<= {_count(work.decoded)} new tokens"] if work.decoded else []

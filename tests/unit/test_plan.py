@@ -74,6 +74,7 @@ def test_plan_prints_every_stage(capsys):
         r"perplexity\s+21\s+perplexity\.jobs = 21\s+12 evaluations, 12\.6M tokens\s+4\.8%", rows["perplexity"]
     )
     assert "(no GPU)" in rows["judge"]
+    assert re.search(r"tasks\.jobs = 9\s+1 condition, ", rows["tasks"])  # one of a unit: singular
 
 
 def test_plan_of_a_bad_config_is_one_line(tmp_path, capsys):
