@@ -399,13 +399,16 @@ def _split_problems(cfg: dict, schema: dict) -> Iterator[str]:
         "perplexity_null": f"blocks of {NULL_BLOCK} rows (a random draw on one valid sequence) of the null",
         "generate": f"batches of generation.batch_size ({cfg['generation']['batch_size']}) prompts per method",
         "steer": f"batches of generation.batch_size ({cfg['generation']['batch_size']}) steering prompts",
+        "steer_sweep": f"batches of generation.batch_size ({cfg['generation']['batch_size']}) prompts of the sweep",
         "judge": "answers to judge",
         "tasks": "conditions of the tasks stage (normal, random, each language's neurons off or on)",
     }
     fewest: dict[str, tuple[int, str]] = {}
     for name in cfg["models"]:
         for work in split_work(cfg, name):
-            if work.stage in JOB_KEYS and (known or work.stage in ("perplexity", "perplexity_null", "tasks")):
+            if work.stage in JOB_KEYS and (
+                known or work.stage in ("perplexity", "perplexity_null", "steer_sweep", "tasks")
+            ):
                 if work.stage not in fewest or work.units < fewest[work.stage][0]:
                     fewest[work.stage] = (work.units, name)
     for stage, (units, name) in fewest.items():

@@ -81,6 +81,7 @@ RESULT_PATTERNS = {
     "steering_confusion": "{model}/steering/confusion.csv",
     # how strongly to steer: the sweep (held-out questions), the chosen setting, the deactivation dose-response
     "sweep_raw": "{model}/steering/sweep.raw.jsonl",
+    "sweep_raw_part": "{model}/steering/sweep_parts/{part}.jsonl",
     "sweep_answers": "{model}/steering/sweep.answers.jsonl",
     "sweep": "{model}/steering/sweep.csv",
     "sweep_chosen": "{model}/steering/chosen.csv",

@@ -12,6 +12,8 @@ perplexity_null    ``uncertainty.null_jobs``    blocks of ``NULL_BLOCK`` rows (a
                                                 sequence of its language) in the order they are batched
 generate           ``generation.jobs``          batches of ``generation.batch_size`` prompts, per method
 steer              ``steering.jobs``            batches of prompts: off-target, then cross-lingual
+steer_sweep        ``steering.sweep_jobs``      batches of the sweep's prompts: the baselines, every point of
+                                                both kinds, the deactivation dose-response
 judge              ``judge.jobs``               local judge: batches of its likelihood passes; openai:
                                                 the distinct answers
 tasks              ``tasks.jobs``               conditions (normal, random, each language's neurons off,
@@ -60,6 +62,7 @@ JOB_KEYS = {
     "perplexity_null": ("uncertainty", "null_jobs"),
     "generate": ("generation", "jobs"),
     "steer": ("steering", "jobs"),
+    "steer_sweep": ("steering", "sweep_jobs"),
     "judge": ("judge", "jobs"),
     "tasks": ("tasks", "jobs"),
 }
@@ -232,8 +235,9 @@ def model_work(
 
 
 def _sweep_work(cfg: dict, gpus: int) -> list[StageWork]:
-    """The steering sweep's answers and their judging (every point, the baselines and the deactivation
-    dose-response on ``sweep.questions`` held-out questions), and the dose-response's perplexities: one job each."""
+    """The steering sweep's answers (every point, the baselines and the deactivation dose-response on
+    ``sweep.questions`` held-out questions; split by ``steering.sweep_jobs``), their judging and the
+    dose-response's perplexities (one job each)."""
     steering, languages = cfg["steering"], cfg["languages"]
     sweep = steering["sweep"]
     points = sum(len(values or ()) for values in (sweep["strengths"] or {}).values())
@@ -245,11 +249,11 @@ def _sweep_work(cfg: dict, gpus: int) -> list[StageWork]:
     if points:
         groups += n_lang * points * steering["offtarget"] + n_cross + n_cross * (n_cross - 1) * points
     answers = groups * sweep["questions"]
-    out = [
-        StageWork(
-            "steer_sweep", 1, 0, "", answers=answers, decoded=answers * cfg["generation"]["max_new_tokens"], gpus=gpus
-        )
-    ]
+    batch = cfg["generation"]["batch_size"]  # every group's rows fill the same batches
+    work = _split(cfg, "steer_sweep", batches(answers, batch), "batches", 0, gpus)
+    work.answers = min(work.largest * batch, answers)
+    work.decoded = work.answers * cfg["generation"]["max_new_tokens"]
+    out = [work]
     local = cfg["judge"]["backend"] == "local"
     out.append(
         StageWork(

@@ -271,10 +271,13 @@ def run_sweep(
     modes: Sequence[str],
     meta: dict,
     progress: bool = False,
+    part: int = 0,
+    parts: int = 1,
 ) -> list[dict]:
     """The sweep's answers to its ``questions``: every point of ``sweep.strengths`` for both kinds of steering,
     the unsteered baselines (``normal``: the off-target questions, also share 0 of the dose-response;
-    ``unsteered``: the cross-lingual sources), and the deactivation dose-response of ``sweep.shares``."""
+    ``unsteered``: the cross-lingual sources), and the deactivation dose-response of ``sweep.shares``.
+    ``part`` of ``parts``: that job's even share of the batches (``run_groups``)."""
     languages = list(questions)
     sweep = cfg["sweep"]
     points = sweep_points(sweep["strengths"] or {}, modes)
@@ -284,4 +287,4 @@ def run_sweep(
         groups += steering_groups(neurons, means, languages, cfg, False, lambda kind, target: points)
     groups += deactivation_groups(neurons, probs, languages, sweep["shares"])
     prompts = kind_prompts(questions, template, instructions, cfg)
-    return run_groups(lm, groups, questions, prompts, gen_cfg, meta, progress)
+    return run_groups(lm, groups, questions, prompts, gen_cfg, meta, progress, part, parts)

@@ -91,7 +91,15 @@ class SmokeRun:
 
 
 # the folders of a split stage's parts (only a split run has them); stats/parts are counting's, every run has them
-SPLIT_PARTS = {"ppl/parts", "ppl/null_parts", "generation/parts", "steering/parts", "judge/parts", "tasks/parts"}
+SPLIT_PARTS = {
+    "ppl/parts",
+    "ppl/null_parts",
+    "generation/parts",
+    "steering/parts",
+    "steering/sweep_parts",
+    "judge/parts",
+    "tasks/parts",
+}
 # what legitimately differs between two runs of a saved tensor file: a job's wall time
 VOLATILE_KEYS = {"seconds"}
 

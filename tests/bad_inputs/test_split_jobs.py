@@ -17,7 +17,8 @@ SMOKE = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
 
 # The smoke config's work: 3 languages x (1 + 3 x 5 methods) = 48 perplexity evaluations; 19 draws of 4 distinct
 # methods (random shares LAPE's) x 3 languages x 4 valid sequences = 912 null rows, 29 blocks of 32; 5 conditions
-# x 3 languages x 2 questions = 30 prompts, 4 batches of 8; steering 6 + 8 prompts, 2 batches; 50 answers to judge;
+# x 3 languages x 2 questions = 30 prompts, 4 batches of 8; steering 6 + 8 prompts, 2 batches; the sweep's 2 held-out
+# questions x (3 baselines + 3 x 2 shares + 3 x 5 points + 2 unsteered + 2 pairs x 5 points), 9 batches of 8; 50 answers to judge;
 # the tasks stage's 5 conditions (normal, random, 3 languages deactivated).
 CASES = [
     ("perplexity", "jobs", 0, "perplexity.jobs"),
@@ -28,6 +29,8 @@ CASES = [
     ("generation", "jobs", -1, "generation.jobs"),
     ("generation", "jobs", 5, "generation.jobs"),
     ("steering", "jobs", 3, "steering.jobs"),
+    ("steering", "sweep_jobs", 0, "steering.sweep_jobs"),
+    ("steering", "sweep_jobs", 10, "steering.sweep_jobs"),
     ("judge", "jobs", 0, "judge.jobs"),
     ("judge", "jobs", 51, "judge.jobs"),
     ("tasks", "jobs", 0, "tasks.jobs"),
@@ -38,6 +41,7 @@ MOST = {
     "uncertainty.null_jobs": 29,
     "generation.jobs": 4,
     "steering.jobs": 2,
+    "steering.sweep_jobs": 9,
     "judge.jobs": 50,
     "tasks.jobs": 5,
 }

@@ -45,12 +45,12 @@ def test_paper_config_dry_runs_offline_without_an_api_key(path, tmp_path):
     valid = validate_config(cfg)
     (model,) = valid["models"]
     work = {w.stage: w for w in split_work(valid, model)}
-    for stage in ("perplexity", "perplexity_null", "generate", "steer", "tasks"):
+    for stage in ("perplexity", "perplexity_null", "generate", "steer", "steer_sweep", "tasks"):
         assert int(jobs[f"{stage}_part"]) == work[stage].jobs, stage
         assert int(jobs[stage]) == 1  # the merge
     assert "judge_part" not in jobs  # judge.jobs 1: the judge (GPT-4) is one job
     runtimes = dict(re.findall(r"^rule (\w+):\n(?:    .*\n)*?    resources: .*runtime=(\d+)", out, flags=re.M))
     throughput = valid["models"][model]["throughput"]
-    for stage in ("count_activations", "perplexity", "generate", "tasks"):
+    for stage in ("count_activations", "perplexity", "generate", "steer_sweep", "tasks"):
         rule = stage if stage == "count_activations" else f"{stage}_part"
         assert int(runtimes[rule]) == runtime_minutes(work[stage], throughput), rule

@@ -1,5 +1,5 @@
 """The smoke workflow with every GPU stage split into jobs (perplexity.jobs, uncertainty.null_jobs,
-generation.jobs, steering.jobs, judge.jobs, tasks.jobs): the merged files equal the one-job run's, byte for byte, and a
+generation.jobs, steering.jobs, steering.sweep_jobs, judge.jobs, tasks.jobs): the merged files equal the one-job run's, byte for byte, and a
 part that failed or was killed is the only part run again.
 
 The one-job run is the session's smoke run (``smoke_run``); the split stages run again from a copy of its
@@ -27,6 +27,7 @@ pytestmark = pytest.mark.integration
 
 MODEL = "tiny-llama"
 JOBS = {("perplexity", "jobs"): 3, ("uncertainty", "null_jobs"): 3, ("generation", "jobs"): 3, ("steering", "jobs"): 2}
+JOBS[("steering", "sweep_jobs")] = 2
 JOBS[("judge", "jobs")] = 3
 JOBS[("tasks", "jobs")] = 2
 # the outputs of the split stages (and the folders of their parts); everything downstream is made again from them
@@ -96,7 +97,14 @@ def runs(tmp_path_factory, smoke_run):
 def test_split_stages_write_the_one_job_files_byte_for_byte(runs, smoke_run):
     one, split, _ = runs
     files = result_files(one / MODEL)
-    for stage in ("ppl/lape.csv", "ppl/lape.nll.pt", "ppl/null.csv", "generation/lape.raw.jsonl", "steering/raw.jsonl"):
+    for stage in (
+        "ppl/lape.csv",
+        "ppl/lape.nll.pt",
+        "ppl/null.csv",
+        "generation/lape.raw.jsonl",
+        "steering/raw.jsonl",
+        "steering/sweep.raw.jsonl",
+    ):
         assert Path(stage) in files
     assert {p.parts[0] for p in files} >= {"ppl", "generation", "steering", "neurons", "figures"}
     differ = smoke_run.differing_files(split)
@@ -108,6 +116,7 @@ def test_split_stages_write_the_one_job_files_byte_for_byte(runs, smoke_run):
     assert len(list((split / MODEL / "generation" / "parts").iterdir())) == 3
     assert len(list((split / MODEL / "judge" / "parts").iterdir())) == 3
     assert len(list((split / MODEL / "tasks" / "parts").iterdir())) == 2
+    assert len(list((split / MODEL / "steering" / "sweep_parts").iterdir())) == 2
 
 
 def test_a_missing_part_is_the_only_part_planned_again(runs):

@@ -36,11 +36,20 @@ JOBS = {
     ("uncertainty", "null_jobs"): 2,
     ("generation", "jobs"): 2,  # 4 conditions x 3 languages x 2 questions: batches of 4, 3 per part
     ("steering", "jobs"): 2,
+    ("steering", "sweep_jobs"): 2,
     ("judge", "jobs"): 2,
     ("tasks", "jobs"): 2,
 }
-PART_RULES = {"perplexity_part", "perplexity_null_part", "generate_part", "steer_part", "judge_part", "tasks_part"}
-MERGE_RULES = {"perplexity", "perplexity_null", "generate", "steer", "judge", "tasks"}
+PART_RULES = {
+    "perplexity_part",
+    "perplexity_null_part",
+    "generate_part",
+    "steer_part",
+    "steer_sweep_part",
+    "judge_part",
+    "tasks_part",
+}
+MERGE_RULES = {"perplexity", "perplexity_null", "generate", "steer", "steer_sweep", "judge", "tasks"}
 
 SUBMITTED = re.compile(r"^Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.$", re.M)
 BLOCK = re.compile(r"^(local)?rule (\w+):\n((?:    .*\n)+)", re.M)
@@ -229,7 +238,7 @@ def test_every_job_but_the_local_rules_went_through_sbatch(runs):
     first = check_jobs_ran_on_slurm(runs.first, unfinished={runs.cancelled: "CANCELLED"} | failed_parts(runs))
     second = check_jobs_ran_on_slurm(runs.second)
     rules = {info["rule"] for info in [*first.values(), *second.values()]}
-    assert {"tokenize", "count_activations", "pv_tune", "select_neurons", "ses", "steer_sweep"} <= rules, rules
+    assert {"tokenize", "count_activations", "pv_tune", "select_neurons", "ses", "judge_sweep"} <= rules, rules
     assert PART_RULES <= rules
     local = {info["rule"] for log in (runs.first, runs.second) for info in jobs_in_log(log).values() if info["local"]}
     assert {"corpus", "merge_stats"} | MERGE_RULES <= local and not local & rules
@@ -240,6 +249,7 @@ def test_every_job_but_the_local_rules_went_through_sbatch(runs):
         "perplexity_null_part": 2,
         "generate_part": 2,
         "steer_part": 2,
+        "steer_sweep_part": 2,
         "judge_part": 0,
         "tasks_part": 2,
     }

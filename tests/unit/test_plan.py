@@ -34,7 +34,7 @@ def test_paper_configs_give_no_gpu_job_more_than_a_tenth_of_a_stage(path):
     assert work["tasks"].largest == 1
     assert work["count_activations"].share <= 0.1
     # every job of the split stages within about an hour at the config's throughput
-    for stage in ("perplexity", "perplexity_null", "generate", "steer"):
+    for stage in ("perplexity", "perplexity_null", "generate", "steer", "steer_sweep"):
         assert work[stage].seconds(cfg["models"][model]["throughput"]) < 1.25 * 3600, stage
 
 
@@ -53,6 +53,9 @@ def test_the_7b_plan_counts_the_work_of_the_stages():
     assert work["steer"].units == -(-(7 * 70 + 3 * 3 * 70) // 8)
     assert work["judge"].units == 9 * 7 * 70 + 7 * 70 + 7 * 70 + 3 * 3 * 70 and work["judge"].gpus == 0  # GPT-4
     assert work["count_activations"].jobs == 70 and work["count_activations"].tokens == 10_000_000
+    # the sweep: 10 held-out questions x (7 baselines + 7 x 5 shares + 7 x 10 points off-target + 3 unsteered
+    # + 3 x 2 pairs x 10 points), batches of 8, 12 jobs
+    assert work["steer_sweep"].units == -(-10 * (7 + 35 + 70 + 3 + 60) // 8) and work["steer_sweep"].jobs == 12
 
 
 def test_runtime_follows_the_work_and_the_throughput():

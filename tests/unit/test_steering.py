@@ -199,6 +199,18 @@ def test_sweep_plans_equal_the_single_setting_plans_at_each_point(neurons_and_me
         assert all(same_plan(a.plan, b.plan) for a, b in zip(at_point, single, strict=True))
 
 
+def test_sweep_parts_are_the_one_job_answers(lm, neurons_and_means):
+    """steering.sweep_jobs: each part answers an even share of the shared batches; joined in order, one job's."""
+    neurons, means = neurons_and_means
+    probs = torch.rand(2, 48, len(LANGS), generator=torch.Generator().manual_seed(0))
+    args = (lm, neurons, means, probs, sweep_questions(QUESTIONS, 1), TEMPLATE, INSTRUCTIONS, GEN, steering_cfg())
+    one = run_sweep(*args, MODES, {"model": "m"})
+    assert len(one) == 36  # 9 batches of 4
+    for parts in (2, 9):
+        shares = [run_sweep(*args, MODES, {"model": "m"}, part=k, parts=parts) for k in range(parts)]
+        assert all(shares) and [r for share in shares for r in share] == one
+
+
 def test_sweep_answers_equal_the_single_setting_answers(lm, neurons_and_means):
     """Batched across points, kinds and the dose-response, each answer is the one its point gets on its own."""
     neurons, means = neurons_and_means

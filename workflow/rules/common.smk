@@ -227,7 +227,12 @@ def steering_neurons(wildcards):
 
 def steering_settings():
     """The steering settings the main steering reads (the sweep's only through its chosen strengths)."""
-    return {k: v for k, v in config["steering"].items() if k != "sweep"}
+    return {k: v for k, v in config["steering"].items() if k not in ("sweep", "sweep_jobs")}
+
+
+def sweep_settings():
+    """The steering settings the sweep reads: all but how the main steering and the sweep are split into jobs."""
+    return {k: v for k, v in config["steering"].items() if k not in ("jobs", "sweep_jobs")}
 
 
 def chosen_strengths(wildcards):

@@ -76,20 +76,19 @@ rule generate:
         "../scripts/generate.py"
 
 
-rule steer_sweep:
-    """How strongly to steer: every (mode, strength) point of the sweep, off-target and cross-lingual, and the
-    deactivation dose-response, on the sweep's held-out questions."""
+rule steer_sweep_part:
+    """One of steering.sweep_jobs even shares of the sweep's batches (one GPU job): its answers."""
     input:
         model=model_json,
         questions=sweep_question_files,
         neurons=steering_neurons,
         stats=language_stats,
     output:
-        R.pattern("sweep_raw"),
+        R.pattern("sweep_raw_part"),
     log:
-        R.log("steer_sweep", "{model}"),
+        R.log("steer_sweep_part", "{model}/{part}"),
     benchmark:
-        R.benchmark("steer_sweep", "{model}")
+        R.benchmark("steer_sweep_part", "{model}/{part}")
     conda:
         "../../envs/langneurons.yaml"
     threads: GPU_THREADS
@@ -100,7 +99,41 @@ rule steer_sweep:
     params:
         model=model_cfg,
         generation=config["generation"],
-        steering=config["steering"],
+        steering=sweep_settings(),
+        modes=STEER_MODES,
+        languages=LANGS,
+        jobs=JOBS["steer_sweep"],
+    script:
+        "../scripts/steer_sweep.py"
+
+
+rule steer_sweep:
+    """How strongly to steer: every (mode, strength) point of the sweep, off-target and cross-lingual, and the
+    deactivation dose-response, on the sweep's held-out questions (one job, or the parts joined)."""
+    input:
+        model=model_json,
+        questions=sweep_question_files,
+        neurons=steering_neurons,
+        stats=language_stats,
+        parts=part_files("sweep_raw_part", "steer_sweep"),
+    output:
+        R.pattern("sweep_raw"),
+    log:
+        R.log("steer_sweep", "{model}"),
+    benchmark:
+        R.benchmark("steer_sweep", "{model}")
+    localrule: JOBS["steer_sweep"] > 1
+    conda:
+        "../../envs/langneurons.yaml"
+    threads: split("steer_sweep", GPU_THREADS, 1)
+    resources:
+        gpu=split("steer_sweep", gpus, 0),
+        mem_mb=split("steer_sweep", mem_mb, MERGE_MEM_MB),
+        runtime=split("steer_sweep", runtime("steer_sweep"), MERGE_MINUTES),
+    params:
+        model=model_cfg,
+        generation=config["generation"],
+        steering=sweep_settings(),
         modes=STEER_MODES,
         languages=LANGS,
     script:
