@@ -732,8 +732,8 @@ def _capped_settings(cfg: dict, schema: dict) -> Iterator[str]:
     ses = cfg["ses"]
     if ses["items"] == "questions":
         counts = question_counts(cfg, schema["properties"]["questions"]["properties"]["url"]["default"])
-        if counts and ses["max_items"] > min(counts.values()):
-            fewest = min(counts.values())
+        fewest = min(counts.values(), default=None)
+        if fewest is not None and ses["max_items"] > fewest:
             yield (
                 f"ses.max_items: {ses['max_items']} is more than the question set holds ({fewest} in "
                 f"{', '.join(lang for lang, n in counts.items() if n == fewest)}), so SES uses {fewest}; "

@@ -51,6 +51,11 @@ def write_jsonl(records: Iterable[dict], path: str | Path) -> int:
     return n
 
 
+def join_jsonl(paths: Iterable[str | Path], path: str | Path) -> int:
+    """The JSONL files ``paths`` joined in order into ``path`` (written atomically); returns how many records."""
+    return write_jsonl((record for part in paths for record in iter_jsonl(part)), path)
+
+
 JSON_TYPES = {str: "string", int: "number", float: "number", bool: "boolean", list: "array", dict: "object"}
 
 

@@ -40,3 +40,16 @@ def start(snakemake) -> logging.Logger:
     log = logging.getLogger(f"langneurons.rule.{snakemake.rule}")
     log.info("rule %s, wildcards %s, threads %s", snakemake.rule, dict(snakemake.wildcards), snakemake.threads)
     return log
+
+
+def job_part(snakemake) -> tuple[int, int]:
+    """The share of a split stage this job computes, as (part, parts): its own in a ``*_part`` rule, (0, 1) in the
+    stage's rule when the stage runs as one job."""
+    if snakemake.rule.endswith("_part"):
+        return int(snakemake.wildcards.part), snakemake.params.jobs
+    return 0, 1
+
+
+def joins_parts(snakemake) -> bool:
+    """Whether this job is a split stage's own rule with its ``*_part`` jobs' files (input ``parts``) to merge."""
+    return not snakemake.rule.endswith("_part") and bool(snakemake.input.parts)

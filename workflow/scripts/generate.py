@@ -7,20 +7,17 @@ from langneurons.generation import (
     load_template,
     run_conditions,
 )
-from langneurons.io import read_jsonl, write_jsonl
+from langneurons.io import join_jsonl, read_jsonl, write_jsonl
 from langneurons.models import load_for_job
 from langneurons.neuronsets import load_model_neurons
-from langneurons.runlog import start
+from langneurons.runlog import job_part, joins_parts, start
 
 log = start(snakemake)
-if snakemake.rule == "generate" and snakemake.input.parts:
-    records = [record for path in snakemake.input.parts for record in read_jsonl(path)]
-    write_jsonl(records, snakemake.output[0])
-    log.info("%d answers from %d parts", len(records), len(snakemake.input.parts))
+if joins_parts(snakemake):
+    joined = join_jsonl(snakemake.input.parts, snakemake.output[0])
+    log.info("%d answers from %d parts", joined, len(snakemake.input.parts))
 else:
-    part, parts = (
-        (int(snakemake.wildcards.part), snakemake.params.jobs) if snakemake.rule == "generate_part" else (0, 1)
-    )
+    part, parts = job_part(snakemake)
     languages, cfg = snakemake.params.languages, snakemake.params.generation
     lm = load_for_job(snakemake)
     neurons, random_neurons = (

@@ -18,7 +18,7 @@ from langneurons.judging import (
     steering_tables,
 )
 from langneurons.models import load_for_job, load_tokenizer
-from langneurons.runlog import start
+from langneurons.runlog import job_part, joins_parts, start
 
 log = start(snakemake)
 languages, methods, cfg = snakemake.params.languages, snakemake.params.methods, snakemake.params.judge
@@ -28,7 +28,7 @@ steered = [r for path in snakemake.input.steered for r in read_jsonl(path, (*ANS
 uncertainty = snakemake.params.uncertainty
 # each normal answer scored against another question of its language: a judge that reads the question scores it lower
 control, everything = answers_to_judge(generated, steered, uncertainty["seed"])
-merging = snakemake.rule == "judge" and snakemake.input.parts
+merging = joins_parts(snakemake)
 if cfg["backend"] != "local":
     lm = None
 elif merging:  # the parts ran the model: scoring from their likelihoods only tokenizes
@@ -38,7 +38,7 @@ else:
 judge = make_judge(cfg, lm, snakemake.params.cache, languages, snakemake.params.generation)
 
 if snakemake.rule == "judge_part":
-    part, parts = int(snakemake.wildcards.part), snakemake.params.jobs
+    part, parts = job_part(snakemake)
     share = judge_share(judge, distinct_items(everything), part, parts)
     with atomic_write(snakemake.output[0]) as fh:
         json.dump(share, fh)

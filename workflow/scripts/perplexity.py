@@ -15,7 +15,7 @@ from langneurons.perplexity import (
     save_part,
     specificity,
 )
-from langneurons.runlog import start
+from langneurons.runlog import job_part, start
 from langneurons.splitting import part_range
 
 log = start(snakemake)
@@ -61,7 +61,7 @@ def write_tables(evaluated: dict) -> None:
 
 
 if snakemake.rule == "perplexity_part":
-    part, parts = int(snakemake.wildcards.part), snakemake.params.jobs
+    part, parts = job_part(snakemake)
     evaluated = evaluate(part, parts)
     save_part(evaluated, part, parts, block, snakemake.output[0])
     log.info("part %d of %d: %d evaluations", part + 1, parts, len(evaluated))

@@ -7,7 +7,7 @@ from langneurons.io import atomic_write
 from langneurons.models import job_settings, load_for_job, model_shape
 from langneurons.neuronsets import load_neurons, validate_neurons
 from langneurons.perplexity import condition_rows, load_nll, load_rows, nll_from_rows, row_blocks, rows_nll, save_rows
-from langneurons.runlog import start
+from langneurons.runlog import job_part, start
 from langneurons.splitting import part_range
 from langneurons.uncertainty import (
     NO_NEURONS,
@@ -58,7 +58,7 @@ requested = sum(len(c) for per_lang in where.values() for c in per_lang.values()
 log.info("%d random draws x languages: %d distinct evaluations", requested, len(conditions))
 
 if snakemake.rule == "perplexity_null_part":
-    part, parts = int(snakemake.wildcards.part), snakemake.params.jobs
+    part, parts = job_part(snakemake)
     block = snakemake.params.block
     save_rows(evaluate(conditions, part, parts, block), part, parts, block, snakemake.output[0])
 else:

@@ -2,21 +2,20 @@
 # in order: the same answers either way).
 from langneurons.activations import load_stats, stack_stats
 from langneurons.generation import load_instructions, load_template
-from langneurons.io import read_jsonl, write_jsonl
+from langneurons.io import join_jsonl, read_jsonl, write_jsonl
 from langneurons.models import load_for_job
 from langneurons.neuronsets import load_model_neurons
-from langneurons.runlog import start
+from langneurons.runlog import job_part, joins_parts, start
 from langneurons.steering import run_steering
 from langneurons.sweep import read_chosen
 
 log = start(snakemake)
 languages, gen, cfg = snakemake.params.languages, snakemake.params.generation, snakemake.params.steering
-if snakemake.rule == "steer" and snakemake.input.parts:
-    records = [record for path in snakemake.input.parts for record in read_jsonl(path)]
-    write_jsonl(records, snakemake.output[0])
-    log.info("%d steered answers from %d parts", len(records), len(snakemake.input.parts))
+if joins_parts(snakemake):
+    joined = join_jsonl(snakemake.input.parts, snakemake.output[0])
+    log.info("%d steered answers from %d parts", joined, len(snakemake.input.parts))
 else:
-    part, parts = (int(snakemake.wildcards.part), snakemake.params.jobs) if snakemake.rule == "steer_part" else (0, 1)
+    part, parts = job_part(snakemake)
     lm = load_for_job(snakemake)
     neurons = load_model_neurons(snakemake.input.neurons, languages, lm)
     _, means = stack_stats([load_stats(path) for path in snakemake.input.stats])

@@ -6,7 +6,7 @@ from langneurons.io import atomic_write
 from langneurons.models import job_settings, load_for_job
 from langneurons.neuronsets import load_model_neurons
 from langneurons.plots import task_heatmap
-from langneurons.runlog import start
+from langneurons.runlog import job_part, start
 from langneurons.splitting import part_range
 from langneurons.tasks import (
     change_matrix,
@@ -66,7 +66,7 @@ else:
         "seed": cfg["seed"],
     }
     if snakemake.rule == "tasks_part":  # its share of the conditions, in the order one job runs them
-        part, parts = int(snakemake.wildcards.part), snakemake.params.jobs
+        part, parts = job_part(snakemake)
         names = list(plans)
         plans = {names[i]: plans[names[i]] for i in part_range(len(names), part, parts)}
         log.info("part %d of %d: conditions %s", part + 1, parts, ", ".join(plans))
